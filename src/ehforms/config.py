@@ -1,0 +1,339 @@
+"""Configuration in layers: defaults in code, then ``ehforms.toml`` in the root, then
+``EHFORMS_*`` environment variables (Flask's ``from_prefixed_env`` convention: values are
+read as JSON when they parse, otherwise as text; ``__`` separates nested keys, so
+``EHFORMS_TIMESCALES__WRITTEN_FOLLOWUP_HOURS=24``).
+
+A ``[hubs]`` table in the TOML file replaces the default hubs as a whole (a council with
+other hubs must not inherit north, central and south); every other table is merged key by key.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import tomli_w
+
+from ehforms.errors import ConfigError
+
+CONFIG_FILE = "ehforms.toml"
+ENV_PREFIX = "EHFORMS_"
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+# Telephone numbers are from Ofcom's range for drama (0161 496 0000 to 0999): a deployment
+# sets its own.
+DEFAULTS: dict[str, Any] = {
+    "council_name": "Example City Council",
+    "case_system_name": "Micare ID",
+    "timezone": "Europe/London",
+    "max_file_bytes": 5 * 1024 * 1024,
+    "max_json_depth": 20,
+    "file_mode": "0640",
+    "dir_mode": "0750",
+    "levels": {
+        "1": "Needs met by universal services",
+        "2": "Additional needs, single agency",
+        "3": "Coordinated multi-agency support (Early Help Assessment, Team Around the Family)",
+        "4": "Intensive coordinated support; level 3 support has not worked",
+        "5": "Risk of, or suffering, significant harm",
+    },
+    "hubs": {
+        "north": {
+            "name": "North Early Help Hub",
+            "districts": ["M4", "M8", "M9", "M40"],
+            "phone": "0161 496 0100",
+        },
+        "central": {
+            "name": "Central Early Help Hub",
+            "districts": ["M1", "M2", "M3", "M11", "M12", "M13", "M14", "M15", "M16"],
+            "phone": "0161 496 0200",
+        },
+        "south": {
+            "name": "South Early Help Hub",
+            "districts": ["M19", "M20", "M21", "M22", "M23", "M90"],
+            "phone": "0161 496 0300",
+        },
+    },
+    "mailboxes": {"mash": "mash", "triage": "triage"},
+    "timescales": {
+        "written_followup_hours": 48,
+        "allocations_meeting_day": "thursday",
+        "step_down_return_months": 3,
+        "assessment_max_age_months": 6,
+    },
+    "contacts": {
+        "council_phone": "0161 496 0000",
+        "mash_phone": "0161 496 0500",
+        "out_of_hours_phone": "0161 496 0999",
+        "emergency_phone": "999",
+        "email": "earlyhelp@example.gov.uk",
+    },
+    "consent": {
+        "agencies": [
+            "Early Help",
+            "Children's Social Care",
+            "Schools and early years settings",
+            "Health services (GP, health visitor, school nurse)",
+            "Greater Manchester Police",
+            "Housing providers",
+        ],
+    },
+    "watch": {
+        "quiet_seconds": 2.0,
+        "rescan_seconds": 30.0,
+        "heartbeat_seconds": 5.0,
+        "retry_max_seconds": 300.0,
+    },
+}
+
+_MAILBOX_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_DISTRICT = re.compile(r"^[A-Z]{1,2}[0-9][0-9A-Z]?$")
+
+
+@dataclass(frozen=True)
+class Hub:
+    key: str
+    name: str
+    districts: tuple[str, ...]
+    eh_mailbox: str
+    sw_mailbox: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class Config:
+    """The settings every part reads. Build it with :func:`load_config`."""
+
+    council_name: str
+    case_system_name: str
+    timezone: ZoneInfo
+    max_file_bytes: int
+    max_json_depth: int
+    file_mode: int
+    dir_mode: int
+    levels: Mapping[int, str]
+    hubs: tuple[Hub, ...]
+    mash_mailbox: str
+    triage_mailbox: str
+    written_followup_hours: float
+    allocations_meeting_weekday: int
+    step_down_return_months: int
+    assessment_max_age_months: int
+    contacts: Mapping[str, str]
+    consent_agencies: tuple[str, ...]
+    quiet_seconds: float
+    rescan_seconds: float
+    heartbeat_seconds: float
+    retry_max_seconds: float
+    raw: Mapping[str, Any]
+
+    @property
+    def mailboxes(self) -> tuple[str, ...]:
+        """Every mailbox folder under ``outbox/``, in a stable order."""
+        names: list[str] = []
+        for hub in self.hubs:
+            names += [hub.eh_mailbox, hub.sw_mailbox]
+        names += [self.mash_mailbox, self.triage_mailbox]
+        return tuple(dict.fromkeys(names))
+
+    def hub_for_district(self, district: str) -> Hub | None:
+        for hub in self.hubs:
+            if district in hub.districts:
+                return hub
+        return None
+
+    def hub(self, key: str) -> Hub | None:
+        for hub in self.hubs:
+            if hub.key == key:
+                return hub
+        return None
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``EHFORMS_A__B=value`` becomes ``{"a": {"b": value}}``; JSON values are parsed."""
+    result: dict[str, Any] = {}
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        raw = environ[name]
+        try:
+            value: Any = json.loads(raw)
+        except ValueError:
+            value = raw
+        keys = name[len(ENV_PREFIX) :].lower().split("__")
+        target = result
+        for key in keys[:-1]:
+            target = target.setdefault(key, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"Environment variable {name} clashes with another setting")
+        target[keys[-1]] = value
+    return result
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path.name} is not valid TOML: {error}. Correct the file") from error
+    except OSError as error:
+        raise ConfigError(f"Cannot read {path}: {error.strerror}") from error
+
+
+def load_config(root: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Defaults, then ``root/ehforms.toml`` (or ``$EHFORMS_CONFIG``), then the environment."""
+    environ = os.environ if environ is None else environ
+    merged = copy.deepcopy(DEFAULTS)
+    path: Path | None = None
+    if environ.get(ENV_PREFIX + "CONFIG"):
+        path = Path(environ[ENV_PREFIX + "CONFIG"])
+        if not path.is_file():
+            raise ConfigError(f"EHFORMS_CONFIG names {path}, which does not exist")
+    elif root is not None and (root / CONFIG_FILE).is_file():
+        path = root / CONFIG_FILE
+    if path is not None:
+        from_file = read_toml(path)
+        if "hubs" in from_file:
+            merged["hubs"] = {}
+        merged = deep_merge(merged, from_file)
+    merged = deep_merge(merged, env_overrides(environ))
+    return build_config(merged)
+
+
+def _section(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"[{key}] must be a table")
+    return value
+
+
+def _mode(value: Any, key: str) -> int:
+    try:
+        mode = int(str(value), 8)
+    except ValueError:
+        raise ConfigError(f"{key} must be an octal file mode, like 0640") from None
+    if mode & 0o007:
+        raise ConfigError(f"{key} must not give access to everyone (other): use a mode like 0640")
+    return mode
+
+
+def _number(value: Any, key: str, *, minimum: float = 0) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        raise ConfigError(f"{key} must be a number of at least {minimum}")
+    return float(value)
+
+
+def _mailbox(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not _MAILBOX_NAME.match(value):
+        raise ConfigError(
+            f"{key} must be a mailbox folder name of lower-case letters, digits and dashes"
+        )
+    return value
+
+
+def build_config(data: Mapping[str, Any]) -> Config:
+    try:
+        timezone = ZoneInfo(str(data["timezone"]))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"timezone {data['timezone']!r} is not a known time zone, like Europe/London"
+        ) from None
+    hubs: list[Hub] = []
+    seen: dict[str, str] = {}
+    for key, hub in _section(data, "hubs").items():
+        if not isinstance(hub, Mapping):
+            raise ConfigError(f"[hubs.{key}] must be a table")
+        districts = tuple(str(d).strip().upper() for d in hub.get("districts", []))
+        for district in districts:
+            if not _DISTRICT.match(district):
+                raise ConfigError(f"hubs.{key}: {district!r} is not a postcode district, like M8")
+            if district in seen:
+                raise ConfigError(
+                    f"Postcode district {district} is in two hubs ({seen[district]} and {key})"
+                )
+            seen[district] = key
+        hubs.append(
+            Hub(
+                key=_mailbox(key, f"hubs.{key}"),
+                name=str(hub.get("name", key.title())),
+                districts=districts,
+                eh_mailbox=_mailbox(hub.get("eh_mailbox", f"eh-{key}"), f"hubs.{key}.eh_mailbox"),
+                sw_mailbox=_mailbox(hub.get("sw_mailbox", f"sw-{key}"), f"hubs.{key}.sw_mailbox"),
+                phone=str(hub.get("phone", "")),
+            )
+        )
+    mailboxes = _section(data, "mailboxes")
+    times = _section(data, "timescales")
+    day = str(times.get("allocations_meeting_day", "")).strip().lower()
+    if day not in WEEKDAYS:
+        raise ConfigError("timescales.allocations_meeting_day must be a day, like thursday")
+    watch = _section(data, "watch")
+    levels = {int(k): str(v) for k, v in _section(data, "levels").items()}
+    return Config(
+        council_name=str(data["council_name"]),
+        case_system_name=str(data["case_system_name"]),
+        timezone=timezone,
+        max_file_bytes=int(_number(data["max_file_bytes"], "max_file_bytes", minimum=1024)),
+        max_json_depth=int(_number(data["max_json_depth"], "max_json_depth", minimum=5)),
+        file_mode=_mode(data["file_mode"], "file_mode"),
+        dir_mode=_mode(data["dir_mode"], "dir_mode"),
+        levels=levels,
+        hubs=tuple(hubs),
+        mash_mailbox=_mailbox(mailboxes.get("mash"), "mailboxes.mash"),
+        triage_mailbox=_mailbox(mailboxes.get("triage"), "mailboxes.triage"),
+        written_followup_hours=_number(
+            times.get("written_followup_hours"), "timescales.written_followup_hours", minimum=1
+        ),
+        allocations_meeting_weekday=WEEKDAYS.index(day),
+        step_down_return_months=int(
+            _number(times.get("step_down_return_months"), "timescales.step_down_return_months")
+        ),
+        assessment_max_age_months=int(
+            _number(times.get("assessment_max_age_months"), "timescales.assessment_max_age_months")
+        ),
+        contacts={str(k): str(v) for k, v in _section(data, "contacts").items()},
+        consent_agencies=tuple(str(a) for a in _section(data, "consent").get("agencies", [])),
+        quiet_seconds=_number(watch.get("quiet_seconds"), "watch.quiet_seconds"),
+        rescan_seconds=_number(watch.get("rescan_seconds"), "watch.rescan_seconds", minimum=0.1),
+        heartbeat_seconds=_number(
+            watch.get("heartbeat_seconds"), "watch.heartbeat_seconds", minimum=0.1
+        ),
+        retry_max_seconds=_number(
+            watch.get("retry_max_seconds"), "watch.retry_max_seconds", minimum=0.1
+        ),
+        raw=copy.deepcopy(dict(data)),
+    )
+
+
+CONFIG_HEADER = """\
+# ehforms configuration for this working root.
+# Every setting has a default in code; this file overrides it, and EHFORMS_* environment
+# variables override this file (EHFORMS_TIMESCALES__WRITTEN_FOLLOWUP_HOURS=24).
+# A [hubs] table here replaces the default hubs as a whole.
+# Mailboxes are folders under outbox/: eh-<hub> and sw-<hub> for each hub (override with
+# eh_mailbox / sw_mailbox), plus [mailboxes] mash and triage.
+"""
+
+
+def default_toml() -> str:
+    """The text ``ehforms init`` writes: every default, ready to edit."""
+    return CONFIG_HEADER + "\n" + tomli_w.dumps(DEFAULTS)

@@ -1,0 +1,97 @@
+"""Transfer to Early Help: a step down or joint working; the source of the allocations pro forma."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import ValidationError, validates_schema
+
+from ehforms.forms.base import BaseSchema
+from ehforms.forms.common import FormSchema, children_field, require_consent_given
+from ehforms.forms.fields import Choice, Date, Level, Lines, LongText, Many, Part, Text
+from ehforms.forms.parts import Address, Consent, Contact, Person, Practitioner
+
+TRANSFER_TYPES = ("step_down", "joint_worked")
+ASSESSMENT_KINDS = (
+    "child_and_family_assessment",
+    "single_assessment",
+    "early_help_assessment",
+    "cin_plan",
+)
+HANDOVER_KINDS = ("joint_visit", "cin_meeting")
+
+
+class Assessment(BaseSchema):
+    kind = Choice("kind of assessment", ASSESSMENT_KINDS, required=True)
+    completed_on = Date("date the assessment was completed", when="not_future", required=True)
+    document = Text("file name of the assessment", required=True)
+
+
+class CaseDiscussion(BaseSchema):
+    date = Date("date of the case discussion")
+    rationale = LongText("rationale from the case discussion")
+
+
+class Transfer(FormSchema):
+    title = "Transfer to Early Help"
+
+    case_id = Text("case reference", max_length=64, required=True)
+    transfer_type = Choice("transfer type", TRANSFER_TYPES, required=True)
+    referrer = Part(
+        "social worker's details", Practitioner, owner="the social worker", required=True
+    )
+    children = children_field()
+    family = Many(
+        "family members",
+        Part("family member's details", Person, owner="the family member"),
+        item="family member",
+        min_items=1,
+        required=True,
+    )
+    address = Part("address", Address, required=True)
+    consent = Part("family's consent", Consent, required=True)
+    level_of_need = Level((3, 4, 5), required=True)
+    referred_on = Date("date of referral", required=True)
+    most_recent_assessment = Part("most recent assessment", Assessment, required=True)
+    worries = Lines("what we are worried about", item="worry", min_items=1, required=True)
+    working_well = Lines(
+        "what is working well", item="thing that is working well", min_items=1, required=True
+    )
+    needs_to_happen = Lines(
+        "what needs to happen", item="thing that needs to happen", min_items=1, required=True
+    )
+    planned_contacts = Many(
+        "planned contacts",
+        Part("planned contact", Contact),
+        item="planned contact",
+        min_items=1,
+        required=True,
+    )
+    case_discussion = Part("case discussion", CaseDiscussion)
+    intervention_timescale = LongText("intervention timescale")
+
+    @validates_schema(skip_on_field_errors=False)
+    def _rules(self, data: dict[str, Any], **_: Any) -> None:
+        errors: dict[str, list[str]] = {}
+        try:
+            require_consent_given(data)
+        except ValidationError as error:
+            errors.update(error.normalized_messages())
+        joint = data.get("transfer_type") == "joint_worked"
+        if data.get("level_of_need") == 5 and data.get("transfer_type") == "step_down":
+            errors["level_of_need"] = [
+                "Level of need 5 can only be a joint-worked transfer: a step down needs "
+                "level 3 or 4"
+            ]
+        if joint and "intervention_timescale" not in data:
+            errors["intervention_timescale"] = [
+                "Enter the intervention timescale: a joint-worked transfer needs one"
+            ]
+        contacts = data.get("planned_contacts")
+        if contacts and not any(c.get("kind") in HANDOVER_KINDS for c in contacts):
+            errors["planned_contacts"] = [
+                "Enter a joint visit or a Child in Need meeting in the planned contacts: "
+                "the case is handed over jointly"
+            ]
+        if errors:
+            raise ValidationError(errors)
