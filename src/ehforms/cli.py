@@ -166,5 +166,233 @@ def schema_export(folder: Path) -> None:
         click.echo(f"Wrote {path}")
 
 
+DEMO_TIME = "2026-11-24T09:00:00+00:00"
+
+
+def configure_logging(verbose: bool) -> None:
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger = logging.getLogger("ehforms")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    logger.propagate = False
+
+
+@contextmanager
+def locked(root: Path) -> Iterator[None]:
+    """One process at a time works on a root: a second would take over the first's claims."""
+    from filelock import FileLock, Timeout
+
+    from ehforms.mailroom import LOCK, STATE
+
+    state = root / STATE
+    if not state.is_dir():
+        raise ToolError(f"{root} is not a working root: make it with `ehforms init {root}`")
+    lock = FileLock(state / LOCK, timeout=0)
+    try:
+        with lock:
+            yield
+    except Timeout:
+        raise ToolError(
+            f"Another ehforms process is already working on {root}: stop it first, or wait for "
+            "it to finish"
+        ) from None
+
+
+def describe(result: Any) -> str:
+    """One line for a person: where a file went (and the first problems, if any)."""
+    outcome = result.outcome
+    if result.error is not None or outcome is None:
+        return f"{result.claim.source}: not delivered yet: {result.error}"
+    receipt = outcome.receipt
+    mailboxes = receipt["mailboxes"]
+    where = f"outbox/{mailboxes[0]}/" if mailboxes else "rejected/"
+    urgent = ", urgent" if receipt["priority"] == "urgent" else ""
+    lines = [f"{receipt['source']}: {receipt['status']}{urgent} -> {where}{outcome.folder}"]
+    lines += [f"    copy in outbox/{m}/" for m in mailboxes[1:]]
+    lines += [f"    {problem['message']}" for problem in receipt["errors"][:3]]
+    if len(receipt["errors"]) > 3:
+        lines.append(f"    and {len(receipt['errors']) - 3} more in errors.txt")
+    return "\n".join(lines)
+
+
+def print_receipt(result: Any) -> None:
+    if result.outcome is not None and result.error is None:
+        click.echo(json.dumps(result.outcome.receipt, ensure_ascii=False))
+
+
+def run_postroom(
+    root: Path, workers: int | None, as_json: bool, received_at: dt.datetime | None
+) -> list[Any]:
+    import os
+
+    from ehforms.pipeline import Postroom
+
+    with user_errors():
+        config = load(root)
+    count = workers or os.cpu_count() or 1
+    clock = (lambda: received_at) if received_at is not None else None
+    with locked(root), user_errors():
+        postroom = Postroom(root, config, workers=count, **({"clock": clock} if clock else {}))
+        with postroom:
+            if as_json:
+                return postroom.run(on_result=print_receipt)
+            if not sys.stderr.isatty():
+                return postroom.run()
+            from rich.progress import Progress
+
+            with Progress(transient=True) as progress:
+                task = progress.add_task("Processing the inbox", total=None)
+                return postroom.run(
+                    on_claimed=lambda n: progress.update(task, total=n),
+                    on_result=lambda r: progress.advance(task),
+                )
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def init(directory: Path) -> None:
+    """Make a working root in DIRECTORY: ehforms.toml, inbox/, outbox/<mailbox>/, rejected/.
+
+    Nothing that exists already is changed, so it is safe to run again (after adding a hub to
+    ehforms.toml, say, to make its mailboxes).
+    """
+    from ehforms.setup import init_root
+
+    with user_errors():
+        for line in init_root(directory):
+            click.echo(line)
+
+
+@cli.command()
+@root_option
+@click.option("--json", "as_json", is_flag=True, help="Print one receipt per line as JSON.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Processes to use for heavy work (default: the machine's cores).",
+)
+@click.option(
+    "--received-at",
+    metavar="TIMESTAMP",
+    help="Treat every file as received at this time (for demonstrations and replays).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log each submission to stderr.")
+def process(
+    root: Path, as_json: bool, workers: int | None, received_at: str | None, verbose: bool
+) -> None:
+    """Process everything now in the inbox once, then exit.
+
+    Exit status 0 when every file has its outcome (rejections included); 1 when a delivery
+    failed (the file stays claimed and the next run tries again); 2 when the tool cannot run.
+    """
+    configure_logging(verbose)
+    when = parse_time(received_at) if received_at else None
+    results = run_postroom(root, workers, as_json, when)
+    if not as_json:
+        for result in results:
+            click.echo(describe(result))
+        if not results:
+            click.echo("The inbox is empty.")
+    if any(result.error for result in results):
+        sys.exit(1)
+
+
+@cli.command()
+@root_option
+@click.option(
+    "--polling",
+    type=click.FloatRange(0.1, 3600),
+    metavar="SECONDS",
+    help="Poll the inbox every SECONDS instead of waiting for events: for network shares "
+    "(SMB, NFS), which send none.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Processes to use for heavy work (default: the machine's cores).",
+)
+def watch(root: Path, polling: float | None, workers: int | None) -> None:
+    """The daemon: process files as they arrive in the inbox, until stopped.
+
+    Stops cleanly on SIGTERM or Ctrl-C, finishing the files in hand. Logs (to stderr) name
+    submission ids and case references only.
+    """
+    import os
+    import signal
+    import threading
+
+    from ehforms.pipeline import Postroom
+    from ehforms.watch import Watcher
+
+    configure_logging(True)
+    with user_errors():
+        config = load(root)
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    with (
+        locked(root),
+        user_errors(),
+        Postroom(root, config, workers=workers or os.cpu_count() or 1) as postroom,
+    ):
+        Watcher(postroom, polling=polling, stop=stop).run()
+
+
+@cli.command()
+@root_option
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+def status(root: Path, as_json: bool) -> None:
+    """Per mailbox: how many forms wait, how many are urgent, how many are overdue; and
+    whether the watcher is running.
+
+    A form stops counting once hub staff move its folder into the mailbox's done/ folder.
+    """
+    from ehforms.mailroom import Mailroom
+    from ehforms.status import render_status, summarise
+
+    with user_errors():
+        config = load(root)
+        mailroom = Mailroom(root, config)
+        mailroom.check()
+        summary = summarise(mailroom, dt.datetime.now(dt.UTC))
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        click.echo(render_status(summary))
+
+
+@cli.command()
+@root_option
+def demo(root: Path) -> None:
+    """Put the sample forms through a working root (default: this folder) and show where
+    each went.
+
+    The samples are treated as received at 09:00 on 24 November 2026, so they route the same
+    on any day. Run it again and the same files are filed as duplicates.
+    """
+    from ehforms.setup import init_root, samples
+
+    with user_errors():
+        for line in init_root(root):
+            click.echo(line)
+    for name, data in samples():
+        target = root / "inbox" / name
+        target.write_bytes(data)
+    click.echo(f"Copied the sample forms into {root / 'inbox'}")
+    results = run_postroom(root, None, False, dt.datetime.fromisoformat(DEMO_TIME))
+    for result in results:
+        click.echo(describe(result))
+
+
 def main() -> None:
+    import os
+
+    os.umask(0o027)  # nothing ehforms writes is readable by everyone
     cli(prog_name="ehforms")

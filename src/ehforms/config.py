@@ -10,6 +10,7 @@ other hubs must not inherit north, central and south); every other table is merg
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import os
 import re
@@ -39,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "max_json_depth": 20,
     "file_mode": "0640",
     "dir_mode": "0750",
+    "inbox_mode": "0770",
     "levels": {
         "1": "Needs met by universal services",
         "2": "Additional needs, single agency",
@@ -67,6 +69,8 @@ DEFAULTS: dict[str, Any] = {
     "timescales": {
         "written_followup_hours": 48,
         "allocations_meeting_day": "thursday",
+        "allocations_meeting_time": "09:30",
+        "holiday_region": "GB-ENG",
         "step_down_return_months": 3,
         "assessment_max_age_months": 6,
     },
@@ -120,12 +124,15 @@ class Config:
     max_json_depth: int
     file_mode: int
     dir_mode: int
+    inbox_mode: int
     levels: Mapping[int, str]
     hubs: tuple[Hub, ...]
     mash_mailbox: str
     triage_mailbox: str
     written_followup_hours: float
     allocations_meeting_weekday: int
+    allocations_meeting_time: tuple[int, int]
+    holiday_region: str
     step_down_return_months: int
     assessment_max_age_months: int
     contacts: Mapping[str, str]
@@ -250,6 +257,18 @@ def _mailbox(value: Any, key: str) -> str:
     return value
 
 
+def _check_region(region: str) -> None:
+    import holidays
+
+    country, _, subdivision = region.partition("-")
+    try:
+        holidays.country_holidays(country, subdiv=subdivision or None)
+    except NotImplementedError:
+        raise ConfigError(
+            f"timescales.holiday_region {region!r} is not a known region, like GB-ENG or GB-SCT"
+        ) from None
+
+
 def build_config(data: Mapping[str, Any]) -> Config:
     try:
         timezone = ZoneInfo(str(data["timezone"]))
@@ -286,6 +305,15 @@ def build_config(data: Mapping[str, Any]) -> Config:
     day = str(times.get("allocations_meeting_day", "")).strip().lower()
     if day not in WEEKDAYS:
         raise ConfigError("timescales.allocations_meeting_day must be a day, like thursday")
+    meeting_time = str(times.get("allocations_meeting_time", ""))
+    try:
+        parsed_time = dt.time.fromisoformat(meeting_time)
+    except ValueError:
+        raise ConfigError(
+            "timescales.allocations_meeting_time must be a time of day, like 09:30"
+        ) from None
+    region = str(times.get("holiday_region", ""))
+    _check_region(region)
     watch = _section(data, "watch")
     levels = {int(k): str(v) for k, v in _section(data, "levels").items()}
     return Config(
@@ -296,6 +324,7 @@ def build_config(data: Mapping[str, Any]) -> Config:
         max_json_depth=int(_number(data["max_json_depth"], "max_json_depth", minimum=5)),
         file_mode=_mode(data["file_mode"], "file_mode"),
         dir_mode=_mode(data["dir_mode"], "dir_mode"),
+        inbox_mode=_mode(data["inbox_mode"], "inbox_mode"),
         levels=levels,
         hubs=tuple(hubs),
         mash_mailbox=_mailbox(mailboxes.get("mash"), "mailboxes.mash"),
@@ -304,6 +333,8 @@ def build_config(data: Mapping[str, Any]) -> Config:
             times.get("written_followup_hours"), "timescales.written_followup_hours", minimum=1
         ),
         allocations_meeting_weekday=WEEKDAYS.index(day),
+        allocations_meeting_time=(parsed_time.hour, parsed_time.minute),
+        holiday_region=region,
         step_down_return_months=int(
             _number(times.get("step_down_return_months"), "timescales.step_down_return_months")
         ),

@@ -1,0 +1,350 @@
+"""The only writer under the working root (besides the ledger): claim, deliver, archive.
+
+A file's life: ``inbox/<name>`` is claimed by an atomic rename into
+``.ehforms/processing/<submission_id>/<name>``; its outcome is written to each mailbox as
+``outbox/<mailbox>/.partial-<folder>/`` and renamed into place, so a folder either is there whole
+or not at all; then the ledger records the outcome and the claim moves to
+``.ehforms/archive/<submission_id>/``. A crash at any point leaves the file in ``processing/``,
+and :meth:`Mailroom.recover` finishes the job without delivering anything twice. Nothing is
+ever deleted but our own half-written ``.partial-`` folders.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any
+
+from ulid import ULID
+
+from ehforms.config import Config
+from ehforms.errors import DeliveryError, RootError
+
+INBOX = "inbox"
+OUTBOX = "outbox"
+REJECTED = "rejected"
+STATE = ".ehforms"
+PROCESSING = "processing"
+ARCHIVE = "archive"
+DONE = "done"
+PARTIAL = ".partial-"
+LEDGER = "ledger.sqlite3"
+HEARTBEAT = "heartbeat.json"
+LOCK = "lock"
+
+# Names business support's tools leave behind while copying or editing.
+IGNORED = ("~$*", "*.tmp", "*.part", ".*", "Thumbs.db", "desktop.ini", "*.crdownload", "~*")
+WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {
+    f"{p}{n}" for p in ("COM", "LPT") for n in range(1, 10)
+}
+OUTPUT_NAMES = {"form.json", "receipt.json", "errors.txt"}
+
+
+def ignored(name: str) -> bool:
+    """Temporary and system names are never taken from the inbox."""
+    return any(fnmatch(name.lower(), pattern.lower()) for pattern in IGNORED)
+
+
+def safe_part(text: str, limit: int = 40) -> str:
+    """A piece of a file or folder name that is safe on Linux and Windows shares."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip(".-_ ")
+    cleaned = re.sub(r"\.{2,}", ".", cleaned)[:limit].strip(".-_ ")
+    if cleaned.split(".")[0].upper() in WINDOWS_RESERVED:
+        cleaned = "_" + cleaned
+    return cleaned
+
+
+def safe_file_name(name: str) -> str:
+    """The original's name inside an outcome folder: no separators, no ``..``, no clashes."""
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = name, ""
+    safe = safe_part(stem, 80) or "form"
+    safe_suffix = safe_part(suffix, 10)
+    result = f"{safe}.{safe_suffix}" if safe_suffix else safe
+    if result.lower() in OUTPUT_NAMES:
+        result = "original-" + result
+    return result
+
+
+def folder_name(
+    received_at: dt.datetime, form_type: str | None, case_id: str | None, submission_id: str
+) -> str:
+    """``20261124-090000_transfer_MC204811_<id>``: sorts by time (UTC), says what it is."""
+    parts = [received_at.astimezone(dt.UTC).strftime("%Y%m%d-%H%M%S"), form_type or "unknown"]
+    if case_id and safe_part(case_id, 32):
+        parts.append(safe_part(case_id, 32))
+    parts.append(submission_id)
+    return "_".join(parts)
+
+
+def received_at_of(submission_id: str) -> dt.datetime:
+    """The time of receipt, which the submission id (a ULID) carries to the millisecond."""
+    return ULID.from_str(submission_id).datetime.replace(microsecond=0)
+
+
+def new_submission_id(received_at: dt.datetime) -> str:
+    return str(ULID.from_datetime(received_at))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A file taken from the inbox: ``path`` is inside ``processing/<submission_id>/``."""
+
+    submission_id: str
+    path: Path
+    received_at: dt.datetime
+
+    @property
+    def source(self) -> str:
+        return self.path.name
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to write for one submission; built by the pipeline, written by :meth:`deliver`."""
+
+    receipt: dict[str, Any]
+    folder: str
+    form_json: bytes | None = None
+    errors_txt: str | None = None
+    documents: Mapping[str, bytes] | None = None
+    case_id: str | None = None
+    case_data: Mapping[str, Any] | None = None
+
+    @property
+    def mailboxes(self) -> list[str]:
+        return list(self.receipt["mailboxes"])
+
+
+class Mailroom:
+    """The working root's folders, and every write made under them."""
+
+    def __init__(self, root: Path, config: Config) -> None:
+        self.root = root.resolve()
+        self.config = config
+        self.inbox = self.root / INBOX
+        self.outbox = self.root / OUTBOX
+        self.rejected = self.root / REJECTED
+        self.state = self.root / STATE
+        self.processing = self.state / PROCESSING
+        self.archive = self.state / ARCHIVE
+
+    # -- layout -------------------------------------------------------------------------
+
+    def mkdir(self, path: Path) -> None:
+        """Make a folder (and its parents under the root) with the configured mode."""
+        self._inside(path)
+        missing = []
+        node = path
+        while not node.exists() and node != self.root:
+            missing.append(node)
+            node = node.parent
+        for folder in reversed(missing):
+            try:
+                folder.mkdir()
+            except FileExistsError:
+                continue
+            os.chmod(folder, self.config.dir_mode)
+
+    def init(self) -> list[Path]:
+        """Make every folder the root needs; what exists already is left as it is."""
+        made = []
+        wanted = [self.inbox, self.rejected, self.processing, self.archive]
+        for mailbox in self.config.mailboxes:
+            wanted += [self.outbox / mailbox / DONE]
+        for folder in wanted:
+            if not folder.exists():
+                made.append(folder)
+            self.mkdir(folder)
+        if self.inbox in made:
+            os.chmod(self.inbox, self.config.inbox_mode)  # business support write here
+        return made
+
+    def check(self) -> None:
+        if not self.root.is_dir():
+            raise RootError(f"{self.root} is not a folder: make it with `ehforms init {self.root}`")
+        if not self.inbox.is_dir():
+            raise RootError(
+                f"{self.root} has no inbox folder: make the working root with "
+                f"`ehforms init {self.root}`"
+            )
+        self.mkdir(self.processing)
+        self.mkdir(self.archive)
+
+    def _inside(self, path: Path) -> Path:
+        resolved = path.resolve()
+        if resolved != self.root and self.root not in resolved.parents:
+            raise DeliveryError(f"Refused to write outside the working root: {path}")
+        return resolved
+
+    def write_file(self, path: Path, data: bytes) -> None:
+        self._inside(path)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, self.config.file_mode)
+        try:
+            os.fchmod(fd, self.config.file_mode)
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    # -- the inbox ----------------------------------------------------------------------
+
+    def candidates(self) -> list[Path]:
+        """Files directly in the inbox that may be forms (subfolders are left alone)."""
+        found = []
+        with os.scandir(self.inbox) as entries:
+            for entry in entries:
+                if ignored(entry.name):
+                    continue
+                try:
+                    if entry.is_file(follow_symlinks=False):
+                        found.append(Path(entry.path))
+                except OSError:
+                    continue
+        return found
+
+    def claim(self, path: Path, received_at: dt.datetime) -> Claim | None:
+        """Take a file from the inbox by atomic rename; None when another process took it."""
+        submission_id = new_submission_id(received_at)
+        home = self.processing / submission_id
+        self.mkdir(home)
+        target = home / path.name
+        try:
+            os.rename(path, target)
+        except FileNotFoundError:
+            home.rmdir()
+            return None
+        return Claim(submission_id, target, received_at_of(submission_id))
+
+    def claims_in_processing(self) -> Iterator[Claim]:
+        """Claims left by a process that stopped; empty claim folders are removed."""
+        if not self.processing.is_dir():
+            return
+        for home in sorted(self.processing.iterdir()):
+            if home.name.startswith(".") or not home.is_dir():
+                continue
+            files = [p for p in home.iterdir() if p.is_file()]
+            if not files:
+                home.rmdir()  # a crash between making the folder and the rename
+                continue
+            try:
+                received_at = received_at_of(home.name)
+            except ValueError:
+                continue
+            yield Claim(home.name, files[0], received_at)
+
+    # -- outcomes -----------------------------------------------------------------------
+
+    def outcome_folder(self, mailbox: str | None, folder: str) -> Path:
+        base = self.rejected if mailbox is None else self.outbox / mailbox
+        return base / folder
+
+    def deliver(self, claim: Claim, outcome: Outcome) -> list[Path]:
+        """Write the outcome into every mailbox (or ``rejected/``); skip those already done.
+
+        Raises :class:`DeliveryError` when a folder cannot be written; the claim stays in
+        ``processing/`` to be tried again.
+        """
+        targets: list[str | None] = list(outcome.mailboxes) or [None]
+        written = []
+        for mailbox in targets:
+            base = self.rejected if mailbox is None else self.outbox / mailbox
+            final = base / outcome.folder
+            if final.exists():
+                written.append(final)
+                continue
+            if not base.is_dir():
+                where = "rejected" if mailbox is None else f"outbox/{mailbox}"
+                raise DeliveryError(
+                    f"The {where} folder is missing: make it again (or run `ehforms init`); "
+                    f"submission {claim.submission_id} waits until then"
+                )
+            partial = base / (PARTIAL + outcome.folder)
+            try:
+                if partial.exists():
+                    shutil.rmtree(partial)  # our own half-written folder from a crash
+                self.mkdir(partial)
+                self._fill(partial, claim, outcome)
+                os.rename(partial, final)
+            except OSError as error:
+                raise DeliveryError(
+                    _delivery_message(error, mailbox, claim.submission_id)
+                ) from error
+            written.append(final)
+        return written
+
+    def _fill(self, folder: Path, claim: Claim, outcome: Outcome) -> None:
+        original = folder / safe_file_name(claim.source)
+        self.write_file(original, claim.path.read_bytes())
+        if outcome.form_json is not None:
+            self.write_file(folder / "form.json", outcome.form_json)
+        for name, data in (outcome.documents or {}).items():
+            self.write_file(folder / safe_file_name(name), data)
+        if outcome.errors_txt:
+            self.write_file(folder / "errors.txt", outcome.errors_txt.encode("utf-8"))
+        receipt = json.dumps(outcome.receipt, indent=2, ensure_ascii=False) + "\n"
+        self.write_file(folder / "receipt.json", receipt.encode("utf-8"))
+
+    def archive_claim(self, claim: Claim) -> None:
+        """Keep the original for good, outside the inbox and the rescans."""
+        home = claim.path.parent
+        self.mkdir(self.archive)
+        target = self.archive / home.name
+        if target.exists():  # a crash after an earlier archive: keep both, lose nothing
+            target = self.archive / f"{home.name}-{ULID()}"
+        os.rename(home, target)
+
+    # -- watcher heartbeat --------------------------------------------------------------
+
+    def beat(self, mode: str, now: dt.datetime) -> None:
+        data = {"pid": os.getpid(), "at": now.isoformat(), "mode": mode}
+        tmp = self.state / (HEARTBEAT + ".tmp")
+        self.write_file(tmp, json.dumps(data).encode())
+        os.replace(tmp, self.state / HEARTBEAT)
+
+    def heartbeat(self) -> dict[str, Any] | None:
+        try:
+            return json.loads((self.state / HEARTBEAT).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    # -- hub mailboxes ------------------------------------------------------------------
+
+    def waiting(self, mailbox: str) -> Iterable[dict[str, Any]]:
+        """Receipts of the forms still waiting in a mailbox (not in ``done/``)."""
+        base = self.outbox / mailbox
+        if not base.is_dir():
+            return
+        for folder in sorted(base.iterdir()):
+            if folder.name == DONE or folder.name.startswith(".") or not folder.is_dir():
+                continue
+            try:
+                yield json.loads((folder / "receipt.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                yield {"folder": folder.name, "priority": "normal", "due": []}
+
+
+def _delivery_message(error: OSError, mailbox: str | None, submission_id: str) -> str:
+    where = "rejected/" if mailbox is None else f"outbox/{mailbox}"
+    if error.errno == errno.ENOSPC:
+        reason = "the disk is full"
+    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        reason = "ehforms is not allowed to write there"
+    else:
+        reason = error.strerror or str(error)
+    return (
+        f"Could not write submission {submission_id} to {where}: {reason}. "
+        "It stays claimed and will be tried again"
+    )

@@ -1,0 +1,445 @@
+"""One submission from bytes to outcome, and the batch that takes the inbox through it.
+
+:func:`prepare` is pure: bytes, name, id and time of receipt in; an :class:`Outcome` (receipt,
+folder name, normalised form, errors) out. :class:`Postroom` does the I/O around it: claims
+files, records them in the ledger, spots duplicates, hands the work to a pool of processes
+where the work is heavy, delivers, and retries a delivery that failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import multiprocessing
+import re
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ehforms import routing
+from ehforms.config import Config
+from ehforms.errors import DeliveryError, IntakeError
+from ehforms.forms import FieldError, Validation, validate
+from ehforms.intake import read_form
+from ehforms.ledger import Ledger, Seen
+from ehforms.mailroom import LEDGER, Claim, Mailroom, Outcome, folder_name
+
+log = logging.getLogger("ehforms")
+
+# Cheap signs, in the first bytes of a file, that a form is urgent: they only order a backlog.
+_URGENT_SIGNS = re.compile(
+    rb'"form_type"\s*:\s*"marf"|"risk_of_significant_harm"\s*:\s*true|'
+    rb'"child_protection_concern"\s*:\s*true|"level_of_need"\s*:\s*"?5',
+    re.IGNORECASE,
+)
+
+
+def looks_urgent(head: bytes) -> bool:
+    return bool(_URGENT_SIGNS.search(head))
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+def form_json(data: Any) -> bytes:
+    return (json.dumps(data, indent=2, ensure_ascii=False, default=_json_default) + "\n").encode()
+
+
+def errors_text(errors: Iterable[FieldError]) -> str:
+    """``errors.txt``: one line per problem, the message first, then where it is."""
+    lines = [f"{e.message} ({e.field})" if e.field else e.message for e in errors]
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def human_time(moment: dt.datetime, config: Config) -> str:
+    local = moment.astimezone(config.timezone)
+    return f"{local.day} {local:%B %Y} at {local:%H:%M}"
+
+
+def receipt(
+    *,
+    submission_id: str,
+    source: str,
+    sha256: str,
+    received_at: dt.datetime,
+    form_type: str | None,
+    decision: routing.Decision,
+    errors: Iterable[FieldError] = (),
+    duplicate_of: str | None = None,
+    documents: Iterable[str] = (),
+) -> dict[str, Any]:
+    return {
+        "submission_id": submission_id,
+        "source": source,
+        "sha256": sha256,
+        "received_at": received_at.astimezone(dt.UTC).isoformat(),
+        "status": decision.status,
+        "duplicate_of": duplicate_of,
+        "form_type": form_type,
+        "mailboxes": list(decision.mailboxes),
+        "priority": decision.priority,
+        "errors": [e.as_dict() for e in errors],
+        "notes": list(decision.notes),
+        "documents": list(documents),
+        "due": [d.as_dict() for d in decision.due],
+    }
+
+
+def check(name: str, data: bytes, received_at: dt.datetime, config: Config) -> Validation:
+    """Read and validate one file's bytes; never raises for anything a file can hold."""
+    try:
+        raw = read_form(
+            name, data, max_bytes=config.max_file_bytes, max_depth=config.max_json_depth
+        )
+    except IntakeError as error:
+        return Validation(None, None, (FieldError(None, str(error)),), looks_urgent(data[:65536]))
+    return validate(
+        raw, received_at, timezone=config.timezone, hubs=[hub.key for hub in config.hubs]
+    )
+
+
+def prepare(
+    *,
+    name: str,
+    data: bytes,
+    submission_id: str,
+    received_at: dt.datetime,
+    config: Config,
+) -> Outcome:
+    """Everything about one submission that is not I/O: validate, route, build the receipt."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    validation = check(name, data, received_at, config)
+    decision = routing.route(validation, config, received_at)
+    form = validation.data if validation.valid else validation.raw
+    case_id = _case_id(validation)
+    built = receipt(
+        submission_id=submission_id,
+        source=name,
+        sha256=sha256,
+        received_at=received_at,
+        form_type=validation.form_type,
+        decision=decision,
+        errors=validation.errors,
+    )
+    return Outcome(
+        receipt=built,
+        folder=folder_name(received_at, validation.form_type, case_id, submission_id),
+        form_json=form_json(form) if decision.delivered and form is not None else None,
+        errors_txt=errors_text(validation.errors) or None,
+        case_id=case_id,
+        case_data=validation.data if decision.status == routing.ROUTED else None,
+    )
+
+
+def _case_id(validation: Validation) -> str | None:
+    source = validation.data if validation.data is not None else validation.raw
+    value = source.get("case_id") if isinstance(source, dict) else None
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def duplicate(
+    *,
+    name: str,
+    sha256: str,
+    submission_id: str,
+    received_at: dt.datetime,
+    first: Seen,
+    config: Config,
+) -> Outcome:
+    """The outcome of bytes seen before: ``rejected/``, saying when and where they went."""
+    where = (
+        "rejected/" + (first.folder or "")
+        if not first.mailboxes
+        else f"outbox/{first.mailboxes[0]}/{first.folder}"
+    )
+    message = (
+        f"This file was already received on {human_time(first.received_at, config)} as "
+        f"submission {first.submission_id} and went to {where}. It has not been sent on again. "
+        "If it is a new form, change it and send it again"
+    )
+    errors = (FieldError(None, message),)
+    decision = routing.Decision(routing.DUPLICATE)
+    return Outcome(
+        receipt=receipt(
+            submission_id=submission_id,
+            source=name,
+            sha256=sha256,
+            received_at=received_at,
+            form_type=first.form_type,
+            decision=decision,
+            errors=errors,
+            duplicate_of=first.submission_id,
+        ),
+        folder=folder_name(received_at, first.form_type, None, submission_id),
+        errors_txt=errors_text(errors),
+    )
+
+
+def fault(
+    *,
+    name: str,
+    data: bytes,
+    submission_id: str,
+    received_at: dt.datetime,
+    config: Config,
+    error: BaseException,
+) -> Outcome:
+    """When ehforms itself fails on a file: MASH if it may be urgent, else ``rejected/``."""
+    urgent = looks_urgent(data[:65536])
+    decision = (
+        routing.Decision(routing.REDIRECTED, (config.mash_mailbox,), routing.URGENT)
+        if urgent
+        else routing.Decision(routing.REJECTED)
+    )
+    problem = FieldError(
+        None,
+        f"ehforms could not process this file because of a fault in ehforms itself "
+        f"({type(error).__name__}). The file is kept here: tell the system administrator, "
+        f"quoting submission {submission_id}",
+    )
+    return Outcome(
+        receipt=receipt(
+            submission_id=submission_id,
+            source=name,
+            sha256=hashlib.sha256(data).hexdigest(),
+            received_at=received_at,
+            form_type=None,
+            decision=decision,
+            errors=(problem,),
+        ),
+        folder=folder_name(received_at, None, None, submission_id),
+        errors_txt=errors_text((problem,)),
+    )
+
+
+@dataclass
+class Job:
+    claim: Claim
+    sha256: str
+    first: Seen | None = None
+
+
+@dataclass
+class Result:
+    """What the ledger needs after a delivery (and what ``--json`` prints)."""
+
+    claim: Claim
+    outcome: Outcome | None = None
+    error: str | None = None
+
+
+# -- the work one process does for one file --------------------------------------------
+
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(root: Path, config: Config) -> None:
+    _worker["mailroom"] = Mailroom(root, config)
+
+
+def work(job: Job, mailroom: Mailroom | None = None) -> Result:
+    """Prepare and deliver one claimed file. Runs in a pool process or in-line."""
+    mailroom = mailroom or _worker["mailroom"]
+    config = mailroom.config
+    claim = job.claim
+    try:
+        data = claim.path.read_bytes()
+    except OSError as error:
+        return Result(claim, error=f"Could not read the claimed file: {error.strerror}")
+    try:
+        if job.first is not None:
+            outcome = duplicate(
+                name=claim.source,
+                sha256=job.sha256,
+                submission_id=claim.submission_id,
+                received_at=claim.received_at,
+                first=job.first,
+                config=config,
+            )
+        else:
+            outcome = prepare(
+                name=claim.source,
+                data=data,
+                submission_id=claim.submission_id,
+                received_at=claim.received_at,
+                config=config,
+            )
+    except Exception as error:  # a bug must not lose the file: give it an outcome
+        log.exception("submission %s: fault while preparing", claim.submission_id)
+        outcome = fault(
+            name=claim.source,
+            data=data,
+            submission_id=claim.submission_id,
+            received_at=claim.received_at,
+            config=config,
+            error=error,
+        )
+    try:
+        mailroom.deliver(claim, outcome)
+    except DeliveryError as error:
+        return Result(claim, outcome, error=str(error))
+    return Result(claim, outcome)
+
+
+@dataclass
+class Retry:
+    attempts: int = 0
+    not_before: float = 0.0
+
+
+@dataclass
+class Postroom:
+    """Takes what is in the inbox (and what was in flight) through to an outcome."""
+
+    root: Path
+    config: Config
+    workers: int = 1
+    clock: Callable[[], dt.datetime] = utcnow
+    mailroom: Mailroom = field(init=False)
+    ledger: Ledger = field(init=False)
+    retries: dict[str, Retry] = field(default_factory=dict, init=False)
+    _executor: Executor | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.mailroom = Mailroom(self.root, self.config)
+        self.mailroom.check()
+        self.ledger = Ledger(self.mailroom.state / LEDGER, self.config.file_mode)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=False)
+            self._executor = None
+        self.ledger.close()
+
+    def __enter__(self) -> Postroom:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def executor(self) -> Executor:
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self.root, self.config),
+            )
+        return self._executor
+
+    # -- claiming ---------------------------------------------------------------------
+
+    def backlog(self) -> list[Path]:
+        """The inbox's files, urgent-looking ones first, then oldest first."""
+
+        def order(path: Path) -> tuple[int, float]:
+            try:
+                with path.open("rb") as handle:
+                    head = handle.read(65536)
+                return (0 if looks_urgent(head) else 1, path.stat().st_mtime)
+            except OSError:
+                return (1, 0.0)
+
+        return sorted(self.mailroom.candidates(), key=order)
+
+    def claim(self, path: Path) -> Job | None:
+        claim = self.mailroom.claim(path, self.clock())
+        if claim is None:
+            return None
+        return self._register(claim)
+
+    def _register(self, claim: Claim) -> Job:
+        sha256 = hashlib.sha256(claim.path.read_bytes()).hexdigest()
+        self.ledger.claimed(claim.submission_id, sha256, claim.source, claim.received_at)
+        log.info("submission %s: claimed", claim.submission_id)
+        return Job(claim, sha256)
+
+    def recovered(self, now: float) -> list[Job]:
+        """Claims left in ``processing/`` (a stop, a crash, a failed delivery) that are due."""
+        jobs = []
+        for claim in self.mailroom.claims_in_processing():
+            retry = self.retries.get(claim.submission_id)
+            if retry is not None and retry.not_before > now:
+                continue
+            seen = self.ledger.get(claim.submission_id)
+            if seen is not None and seen.state == "done":
+                self.mailroom.archive_claim(claim)  # stopped after the ledger, before archive
+                continue
+            jobs.append(self._register(claim))
+        return jobs
+
+    # -- processing -------------------------------------------------------------------
+
+    def run(
+        self,
+        paths: Iterable[Path] | None = None,
+        on_result: Callable[[Result], None] | None = None,
+        on_claimed: Callable[[int], None] | None = None,
+    ) -> list[Result]:
+        """Process what was in flight and then ``paths`` (default: the whole inbox), once."""
+        jobs = self.recovered(time.monotonic())
+        for path in self.backlog() if paths is None else paths:
+            job = self.claim(path)
+            if job is not None:
+                jobs.append(job)
+        if on_claimed is not None:
+            on_claimed(len(jobs))
+        firsts: list[Job] = []
+        repeats: list[Job] = []
+        for job in jobs:
+            job.first = self.ledger.first_with_hash(job.sha256, job.claim.submission_id)
+            (repeats if job.first is not None else firsts).append(job)
+        results = self._execute(firsts, on_result)
+        for job in repeats:  # after the first of the same bytes has its outcome
+            job.first = self.ledger.first_with_hash(job.sha256, job.claim.submission_id)
+            results += self._execute([job], on_result)
+        return results
+
+    def _execute(self, jobs: list[Job], on_result: Callable[[Result], None] | None) -> list[Result]:
+        results: list[Result] = []
+        if self.workers > 1 and len(jobs) > 1:
+            futures: list[Future[Result]] = [self.executor().submit(work, job) for job in jobs]
+            for future in futures:
+                results.append(self._finish(future.result(), on_result))
+        else:
+            for job in jobs:
+                results.append(self._finish(work(job, self.mailroom), on_result))
+        return results
+
+    def _finish(self, result: Result, on_result: Callable[[Result], None] | None) -> Result:
+        claim = result.claim
+        if result.error is not None or result.outcome is None:
+            retry = self.retries.setdefault(claim.submission_id, Retry())
+            retry.attempts += 1
+            delay = min(2.0**retry.attempts, self.config.retry_max_seconds)
+            retry.not_before = time.monotonic() + delay
+            log.error(
+                "submission %s: %s (try %d)", claim.submission_id, result.error, retry.attempts
+            )
+        else:
+            outcome = result.outcome
+            self.ledger.done(outcome.receipt, outcome.folder, outcome.case_id, outcome.case_data)
+            self.mailroom.archive_claim(claim)
+            self.retries.pop(claim.submission_id, None)
+            log.info(
+                "submission %s%s: %s to %s",
+                claim.submission_id,
+                f" (case {outcome.case_id})" if outcome.case_id else "",
+                outcome.receipt["status"],
+                ", ".join(outcome.mailboxes) or "rejected",
+            )
+        if on_result is not None:
+            on_result(result)
+        return result

@@ -1,0 +1,165 @@
+"""Where a form goes: pure decisions from (validation, configuration, time of receipt).
+
+Nothing here touches a file or reads the clock: the time of receipt is passed in, so tests fix
+it and the same form routes the same way every time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import holidays
+from dateutil.relativedelta import relativedelta
+
+from ehforms.config import Config
+from ehforms.forms import Validation
+from ehforms.forms.fields import postcode_district
+
+ROUTED = "routed"
+REDIRECTED = "redirected"
+REJECTED = "rejected"
+DUPLICATE = "duplicate"
+URGENT = "urgent"
+NORMAL = "normal"
+
+
+@dataclass(frozen=True)
+class Due:
+    what: str
+    by: dt.datetime
+
+    def as_dict(self) -> dict[str, str]:
+        return {"what": self.what, "by": self.by.astimezone(dt.UTC).isoformat()}
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: str
+    mailboxes: tuple[str, ...] = ()
+    priority: str = NORMAL
+    due: tuple[Due, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def delivered(self) -> bool:
+        return bool(self.mailboxes)
+
+
+@cache
+def _holidays(region: str, year: int) -> holidays.HolidayBase:
+    country, _, subdivision = region.partition("-")
+    return holidays.country_holidays(country, subdiv=subdivision or None, years=[year])
+
+
+def is_holiday(day: dt.date, region: str) -> bool:
+    return day in _holidays(region, day.year)
+
+
+def next_meeting(received_at: dt.datetime, config: Config) -> dt.datetime:
+    """The first meeting day after the day of receipt (local), skipping bank holidays."""
+    local = received_at.astimezone(config.timezone)
+    day = local.date() + dt.timedelta(days=1)
+    while day.weekday() != config.allocations_meeting_weekday or is_holiday(
+        day, config.holiday_region
+    ):
+        day += dt.timedelta(days=1)
+    hour, minute = config.allocations_meeting_time
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=config.timezone)
+
+
+def received_day(received_at: dt.datetime, config: Config) -> dt.date:
+    return received_at.astimezone(config.timezone).date()
+
+
+def _human_date(day: dt.date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def _hub_mailbox(data: dict[str, Any], config: Config) -> tuple[str, list[str]]:
+    district = postcode_district(data["address"]["postcode"])
+    hub = config.hub_for_district(district)
+    if hub is None:
+        return config.triage_mailbox, [
+            f"No hub covers postcode district {district}: sent to triage to be allocated by hand"
+        ]
+    return hub.eh_mailbox, []
+
+
+def _marf(validation: Validation, config: Config, received_at: dt.datetime) -> Decision:
+    followup = Due(
+        "written_followup", received_at + dt.timedelta(hours=config.written_followup_hours)
+    )
+    if not validation.valid or validation.data is None:
+        return Decision(
+            REDIRECTED,
+            (config.mash_mailbox,),
+            URGENT,
+            (followup,),
+            (
+                "A MARF with problems still goes to MASH, marked urgent: follow up the listed "
+                "problems with the referrer",
+            ),
+        )
+    data = validation.data
+    mailboxes = [config.mash_mailbox]
+    notes: list[str] = []
+    previous = data.get("previous_social_work")
+    if previous:
+        stepped_down: dt.date = previous["stepped_down_on"]
+        cutoff = stepped_down + relativedelta(months=config.step_down_return_months)
+        hub = config.hub(previous["team"])
+        if hub is not None and received_day(received_at, config) < cutoff:
+            mailboxes.append(hub.sw_mailbox)
+            notes.append(
+                f"Stepped down by the {hub.key} social work team on {_human_date(stepped_down)}, "
+                f"less than {config.step_down_return_months} months ago: copied to "
+                f"{hub.sw_mailbox}"
+            )
+    priority = URGENT if data["child_protection_concern"] else NORMAL
+    return Decision(ROUTED, tuple(mailboxes), priority, (followup,), tuple(notes))
+
+
+def _transfer_extras(data: dict[str, Any], config: Config, received_at: dt.datetime):
+    due: list[Due] = []
+    notes: list[str] = []
+    if data["level_of_need"] == 4:
+        due.append(Due("allocations_meeting", next_meeting(received_at, config)))
+    assessment = data["most_recent_assessment"]
+    completed: dt.date = assessment["completed_on"]
+    months = config.assessment_max_age_months
+    if completed < data["referred_on"] - relativedelta(months=months):
+        notes.append(
+            f"The most recent assessment was completed on {_human_date(completed)}, more than "
+            f"{months} months before the referral: agree an Early Help Assessment with the family"
+        )
+    return due, notes
+
+
+def route(validation: Validation, config: Config, received_at: dt.datetime) -> Decision:
+    """Decide status, mailboxes, priority, due dates and notes for one validated form."""
+    if validation.form_type == "marf":
+        return _marf(validation, config, received_at)
+    if validation.safeguarding:
+        return Decision(
+            REDIRECTED,
+            (config.mash_mailbox,),
+            URGENT,
+            (),
+            (
+                "A safeguarding concern (a risk of significant harm, or level of need 5) is not "
+                "an Early Help request: redirected to MASH at once. No consent letter is written",
+            ),
+        )
+    if not validation.valid or validation.data is None:
+        return Decision(REJECTED)
+    data = validation.data
+    mailbox, notes = _hub_mailbox(data, config)
+    due: list[Due] = []
+    if validation.form_type == "transfer":
+        extra_due, extra_notes = _transfer_extras(data, config, received_at)
+        due += extra_due
+        notes += extra_notes
+    return Decision(ROUTED, (mailbox,), NORMAL, tuple(due), tuple(notes))

@@ -1,0 +1,66 @@
+"""``ehforms status``: what waits in each mailbox, and whether the watcher is alive."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ehforms.mailroom import Mailroom
+from ehforms.watch import heartbeat_age
+
+
+def summarise(mailroom: Mailroom, now: dt.datetime) -> dict[str, Any]:
+    mailboxes = {}
+    for mailbox in mailroom.config.mailboxes:
+        waiting = urgent = overdue = 0
+        for receipt in mailroom.waiting(mailbox):
+            waiting += 1
+            urgent += receipt.get("priority") == "urgent"
+            overdue += any(_past(due.get("by"), now) for due in receipt.get("due", []))
+        mailboxes[mailbox] = {"waiting": waiting, "urgent": urgent, "overdue": overdue}
+    heartbeat = mailroom.heartbeat()
+    age = heartbeat_age(heartbeat, now)
+    limit = 3 * mailroom.config.heartbeat_seconds
+    in_processing = sum(1 for _ in mailroom.claims_in_processing())
+    return {
+        "mailboxes": mailboxes,
+        "watcher": {
+            "alive": age is not None and age <= limit,
+            "last_seen": heartbeat.get("at") if heartbeat else None,
+            "seconds_ago": None if age is None else round(age, 1),
+            "mode": heartbeat.get("mode") if heartbeat else None,
+        },
+        "in_processing": in_processing,
+        "inbox": len(mailroom.candidates()),
+    }
+
+
+def _past(value: Any, now: dt.datetime) -> bool:
+    try:
+        return dt.datetime.fromisoformat(str(value)) < now
+    except ValueError:
+        return False
+
+
+def render_status(summary: dict[str, Any]) -> str:
+    width = max(len(name) for name in summary["mailboxes"]) + 2
+    lines = [f"{'mailbox':<{width}}waiting  urgent  overdue"]
+    for name, counts in summary["mailboxes"].items():
+        lines.append(
+            f"{name:<{width}}{counts['waiting']:>7}  {counts['urgent']:>6}  {counts['overdue']:>7}"
+        )
+    watcher = summary["watcher"]
+    if watcher["alive"]:
+        state = f"running ({watcher['mode']}, last seen {watcher['seconds_ago']:g} s ago)"
+    elif watcher["last_seen"]:
+        state = f"NOT RUNNING: last seen at {watcher['last_seen']}"
+    else:
+        state = "not started"
+    lines.append(f"Watcher: {state}")
+    lines.append(f"Waiting in the inbox: {summary['inbox']}")
+    if summary["in_processing"]:
+        lines.append(
+            f"Claimed but not yet delivered: {summary['in_processing']} (tried again "
+            "automatically; see the watcher's log)"
+        )
+    return "\n".join(lines)

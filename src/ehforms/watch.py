@@ -1,0 +1,249 @@
+"""The daemon: watches ``inbox/`` and hands each settled file to the :class:`Postroom`.
+
+Small parts, after paperless-ngx's consumer:
+
+- :class:`InboxEvents` (the watchdog handler) only queues paths: an exception in a handler
+  would kill watchdog's thread, so it does nothing that can fail.
+- :class:`Settling` tracks each path's size and mtime and lets it go once they have not changed
+  for the quiet time, or at once on a closed-after-write event (inotify). A file still being
+  copied is never read.
+- :class:`Watcher` runs the loop: events are hints, so it also scans the inbox at start-up and
+  every ``rescan_seconds``; it restarts the observer when the inbox vanishes and comes back or
+  the share drops; it beats a heartbeat for ``ehforms status``; and it stops when its ``stop``
+  event is set, after finishing the batch in hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ehforms.mailroom import ignored
+from ehforms.pipeline import Postroom, Result, utcnow
+
+log = logging.getLogger("ehforms")
+
+
+@dataclass
+class _Seen:
+    size: int
+    mtime_ns: int
+    since: float
+    closed: bool = False
+
+
+@dataclass
+class Settling:
+    """Which inbox files have stopped changing for ``quiet`` seconds (or were closed)."""
+
+    quiet: float
+    files: dict[Path, _Seen] = field(default_factory=dict)
+
+    def observe(self, path: Path, now: float, *, closed: bool = False) -> None:
+        try:
+            stat = path.stat()
+        except OSError:
+            self.files.pop(path, None)
+            return
+        seen = self.files.get(path)
+        if seen is None or (seen.size, seen.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
+            self.files[path] = _Seen(stat.st_size, stat.st_mtime_ns, now, closed)
+        elif closed:
+            seen.closed = True
+
+    def ready(self, now: float) -> list[Path]:
+        """Paths to take now; each is re-checked so that a change restarts its quiet time."""
+        settled = []
+        for path in list(self.files):
+            seen = self.files[path]
+            self.observe(path, now)
+            current = self.files.get(path)
+            if current is None:
+                continue
+            if current is not seen:  # changed since the last look
+                continue
+            if seen.closed or now - seen.since >= self.quiet:
+                settled.append(path)
+        return settled
+
+    def forget(self, path: Path) -> None:
+        self.files.pop(path, None)
+
+
+def _watchdog_handler_class() -> type:
+    from watchdog.events import FileSystemEventHandler
+
+    class InboxEvents(FileSystemEventHandler):
+        """Queues (path, closed) for files directly in the inbox; nothing else."""
+
+        def __init__(self, inbox: Path, hints: queue.SimpleQueue[tuple[Path, bool]]) -> None:
+            self.inbox = inbox
+            self.hints = hints
+
+        def _hint(self, raw: Any, closed: bool = False) -> None:
+            try:
+                path = Path(os.fsdecode(raw))
+                if path.parent == self.inbox and not ignored(path.name):
+                    self.hints.put((path, closed))
+            except Exception:  # noqa: S110 - a handler must never raise: the rescan catches up
+                pass
+
+        def on_created(self, event: Any) -> None:
+            if not event.is_directory:
+                self._hint(event.src_path)
+
+        def on_modified(self, event: Any) -> None:
+            if not event.is_directory:
+                self._hint(event.src_path)
+
+        def on_moved(self, event: Any) -> None:
+            if not event.is_directory:
+                self._hint(event.dest_path)
+
+        def on_closed(self, event: Any) -> None:
+            if not event.is_directory:
+                self._hint(event.src_path, closed=True)
+
+    return InboxEvents
+
+
+class Watcher:
+    """Runs until ``stop`` is set. ``polling`` (seconds) polls instead of native events."""
+
+    def __init__(
+        self,
+        postroom: Postroom,
+        *,
+        polling: float | None = None,
+        stop: threading.Event | None = None,
+        on_result: Callable[[Result], None] | None = None,
+        tick: float = 0.05,
+    ) -> None:
+        self.postroom = postroom
+        self.config = postroom.config
+        self.inbox = postroom.mailroom.inbox
+        self.polling = polling
+        self.stop = stop or threading.Event()
+        self.on_result = on_result
+        self.tick = tick
+        self.hints: queue.SimpleQueue[tuple[Path, bool]] = queue.SimpleQueue()
+        self.settling = Settling(self.config.quiet_seconds)
+        self.observer: Any = None
+        self._inbox_id: tuple[int, int] | None = None
+
+    # -- the observer -----------------------------------------------------------------
+
+    def _start_observer(self) -> None:
+        from watchdog.observers import Observer
+        from watchdog.observers.polling import PollingObserver
+
+        self._stop_observer()
+        try:
+            stat = self.inbox.stat()
+        except OSError:
+            return  # no inbox now: the loop tries again
+        observer = PollingObserver(timeout=self.polling) if self.polling else Observer()
+        observer.schedule(_watchdog_handler_class()(self.inbox, self.hints), str(self.inbox))
+        observer.daemon = True
+        try:
+            observer.start()
+        except OSError as error:
+            log.error("cannot watch the inbox (%s): scanning only, trying again", error.strerror)
+            return
+        self.observer = observer
+        self._inbox_id = (stat.st_dev, stat.st_ino)
+
+    def _stop_observer(self) -> None:
+        if self.observer is not None:
+            try:
+                self.observer.stop()
+                self.observer.join(timeout=5)
+            except Exception:  # noqa: S110 - a broken observer is replaced either way
+                pass
+            self.observer = None
+
+    def _observer_healthy(self) -> bool:
+        if self.observer is None or not self.observer.is_alive():
+            return False
+        try:
+            stat = self.inbox.stat()
+        except OSError:
+            return False
+        return (stat.st_dev, stat.st_ino) == self._inbox_id
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def scan(self, now: float) -> None:
+        try:
+            for path in self.postroom.mailroom.candidates():
+                self.settling.observe(path, now)
+        except OSError as error:
+            log.warning("cannot read the inbox (%s): trying again", error.strerror)
+
+    def beat(self) -> None:
+        try:
+            self.postroom.mailroom.beat("polling" if self.polling else "events", utcnow())
+        except OSError as error:
+            log.warning("cannot write the heartbeat (%s)", error.strerror)
+
+    def run(self) -> None:
+        """Watch until stopped. Every batch in hand is finished before it returns."""
+        log.info("watching %s (%s)", self.inbox, "polling" if self.polling else "events")
+        self._start_observer()
+        next_scan = 0.0
+        next_beat = 0.0
+        try:
+            while not self.stop.is_set():
+                now = time.monotonic()
+                if now >= next_beat:
+                    self.beat()
+                    next_beat = now + self.config.heartbeat_seconds
+                if now >= next_scan:
+                    if not self._observer_healthy():
+                        self._start_observer()
+                    self.scan(now)
+                    next_scan = now + self.config.rescan_seconds
+                self._drain(now)
+                ready = self.settling.ready(now)
+                for path in ready:
+                    self.settling.forget(path)
+                if ready or self._retries_due(now):
+                    self._process(ready)
+                self.stop.wait(self.tick)
+        finally:
+            self._stop_observer()
+            log.info("stopped watching")
+
+    def _drain(self, now: float) -> None:
+        while True:
+            try:
+                path, closed = self.hints.get_nowait()
+            except queue.Empty:
+                return
+            self.settling.observe(path, now, closed=closed)
+
+    def _retries_due(self, now: float) -> bool:
+        return any(r.not_before <= now for r in self.postroom.retries.values())
+
+    def _process(self, paths: list[Path]) -> None:
+        try:
+            self.postroom.run(paths, on_result=self.on_result)
+        except OSError as error:  # the share dropped mid-batch: what was claimed is recovered
+            log.error("the working root could not be read or written (%s)", error.strerror)
+
+
+def heartbeat_age(heartbeat: dict[str, Any] | None, now: dt.datetime) -> float | None:
+    if not heartbeat:
+        return None
+    try:
+        return (now - dt.datetime.fromisoformat(heartbeat["at"])).total_seconds()
+    except (KeyError, ValueError, TypeError):
+        return None
