@@ -57,7 +57,8 @@ def test_an_nhs_number_whose_check_would_be_10_is_never_valid():
     digits = next(
         f"{n:09d}"
         for n in range(10**8, 10**8 + 1000)
-        if 11 - sum(int(d) * w for d, w in zip(f"{n:09d}", range(10, 1, -1), strict=True)) % 11 == 10
+        if 11 - sum(int(d) * w for d, w in zip(f"{n:09d}", range(10, 1, -1), strict=True)) % 11
+        == 10
     )
     assert not any(nhs_number_valid(digits + str(last)) for last in range(10))
 

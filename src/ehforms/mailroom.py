@@ -258,10 +258,15 @@ class Mailroom:
         ``processing/`` to be tried again.
         """
         targets: list[str | None] = list(outcome.mailboxes) or [None]
+        if outcome.folder != safe_part(outcome.folder, 255):
+            raise DeliveryError(
+                f"Refused to write outside the working root: folder {outcome.folder!r}"
+            )
         written = []
         for mailbox in targets:
             base = self.rejected if mailbox is None else self.outbox / mailbox
             final = base / outcome.folder
+            self._inside(final)
             if final.exists():
                 written.append(final)
                 continue

@@ -198,6 +198,7 @@ class Watcher:
         """Watch until stopped. Every batch in hand is finished before it returns."""
         log.info("watching %s (%s)", self.inbox, "polling" if self.polling else "events")
         self._start_observer()
+        self._process([])  # finish whatever a stopped or crashed run left claimed
         next_scan = 0.0
         next_beat = 0.0
         try:
