@@ -184,3 +184,133 @@ def test_python_dash_m_runs_the_command():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"{FIXTURES / 'closure.json'}: ok\n"
+
+
+def test_init_makes_a_working_root_and_is_safe_to_run_again(runner, tmp_path):
+    root = tmp_path / "root"
+    result = runner.invoke(cli, ["init", str(root)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[:3] == [
+        f"Made {root}",
+        f"Wrote {root / 'ehforms.toml'}",
+        "Made inbox/",
+    ]
+    assert "Made outbox/eh-north/done/" in result.output
+    assert "Made outbox/triage/done/" in result.output
+    assert sorted(p.name for p in (root / "outbox").iterdir()) == [
+        "eh-central",
+        "eh-north",
+        "eh-south",
+        "mash",
+        "sw-central",
+        "sw-north",
+        "sw-south",
+        "triage",
+    ]
+    again = runner.invoke(cli, ["init", str(root)])
+    assert again.exit_code == 0
+    assert again.output == ""
+
+
+def test_init_refuses_a_file(runner, tmp_path):
+    path = tmp_path / "a-file"
+    path.write_text("x")
+    result = runner.invoke(cli, ["init", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.endswith(
+        f"Error: Invalid value for 'DIRECTORY': Directory '{path}' is a file.\n"
+    )
+
+
+def test_process_prints_where_each_file_went(runner, tmp_path, example):
+    runner.invoke(cli, ["init", str(tmp_path)])
+    (tmp_path / "inbox" / "marf.json").write_text(json.dumps(example("marf")))
+    bad = example("rfas")
+    bad["level_of_need"] = 1
+    (tmp_path / "inbox" / "rfas.json").write_text(json.dumps(bad))
+    result = runner.invoke(
+        cli, ["process", "--root", str(tmp_path), "--received-at", AT, "--workers", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    marf = next((tmp_path / "outbox" / "mash").glob("2026*")).name
+    rfas = next((tmp_path / "rejected").glob("2026*")).name
+    assert result.output == (
+        f"marf.json: routed, urgent -> outbox/mash/{marf}\n"
+        "    copy in outbox/sw-north/\n"
+        f"rfas.json: rejected -> rejected/{rfas}\n"
+        "    Level of need 1 means universal services can meet the family's needs, so this is "
+        "not an Early Help request: choose level 2, 3 or 4, or signpost the family to universal "
+        "services\n"
+    )
+
+
+def test_process_json_prints_one_receipt_per_line(runner, tmp_path):
+    runner.invoke(cli, ["init", str(tmp_path)])
+    for form_type in FORM_TYPES:
+        (tmp_path / "inbox" / f"{form_type}.json").write_bytes(
+            (FIXTURES / f"{form_type}.json").read_bytes()
+        )
+    result = runner.invoke(cli, ["process", "--root", str(tmp_path), "--json", "--received-at", AT])
+    assert result.exit_code == 0, result.output
+    receipts = [json.loads(line) for line in result.output.splitlines()]
+    assert sorted(r["form_type"] for r in receipts) == sorted(FORM_TYPES)
+    assert {r["status"] for r in receipts} == {"routed"}
+
+
+def test_process_an_empty_inbox(runner, tmp_path):
+    runner.invoke(cli, ["init", str(tmp_path)])
+    result = runner.invoke(cli, ["process", "--root", str(tmp_path)])
+    assert result.exit_code == 0
+    assert result.output == "The inbox is empty.\n"
+
+
+def test_process_without_a_working_root(runner, tmp_path):
+    result = runner.invoke(cli, ["process", "--root", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {tmp_path} is not a working root: make it with `ehforms init {tmp_path}`\n"
+    )
+
+
+def test_status_counts_what_waits(runner, tmp_path):
+    runner.invoke(cli, ["init", str(tmp_path)])
+    for form_type in FORM_TYPES:
+        (tmp_path / "inbox" / f"{form_type}.json").write_bytes(
+            (FIXTURES / f"{form_type}.json").read_bytes()
+        )
+    runner.invoke(cli, ["process", "--root", str(tmp_path), "--received-at", AT])
+    done = tmp_path / "outbox" / "eh-central" / "done"
+    next((tmp_path / "outbox" / "eh-central").glob("*_rfas_*")).rename(done / "rfas")
+    result = runner.invoke(cli, ["status", "--root", str(tmp_path), "--at", "2026-11-27T09:00Z"])
+    assert result.exit_code == 0
+    # by 27 November the MARF's written follow-up (26 November, 09:00) and the transfer's
+    # allocations meeting (26 November, 09:30) are overdue
+    assert result.output == (
+        "mailbox     waiting  urgent  overdue\n"
+        "eh-north          0       0        0\n"
+        "sw-north          1       1        1\n"
+        "eh-central        3       0        1\n"
+        "sw-central        0       0        0\n"
+        "eh-south          0       0        0\n"
+        "sw-south          0       0        0\n"
+        "mash              1       1        1\n"
+        "triage            0       0        0\n"
+        "Watcher: not started\n"
+        "Waiting in the inbox: 0\n"
+    )
+
+
+def test_demo_routes_the_samples_the_same_on_any_day(runner, tmp_path):
+    result = runner.invoke(cli, ["demo", "--root", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "->" in line]
+    assert [line.split(" -> ")[0] for line in lines] == [
+        "marf.json: routed, urgent",
+        "closure.json: routed",
+        "notification.json: routed",
+        "rfas.json: routed",
+        "transfer.json: routed",
+    ]
+    assert "    copy in outbox/sw-north/" in result.output
+    again = runner.invoke(cli, ["demo", "--root", str(tmp_path)])
+    assert again.output.count(": duplicate -> rejected/") == 5

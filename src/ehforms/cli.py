@@ -348,7 +348,12 @@ def watch(root: Path, polling: float | None, workers: int | None) -> None:
 @cli.command()
 @root_option
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
-def status(root: Path, as_json: bool) -> None:
+@click.option(
+    "--at",
+    metavar="TIMESTAMP",
+    help="Count what is overdue as of this time (default: now), like 2026-11-27T09:00Z.",
+)
+def status(root: Path, as_json: bool, at: str | None) -> None:
     """Per mailbox: how many forms wait, how many are urgent, how many are overdue; and
     whether the watcher is running.
 
@@ -361,7 +366,7 @@ def status(root: Path, as_json: bool) -> None:
         config = load(root)
         mailroom = Mailroom(root, config)
         mailroom.check()
-        summary = summarise(mailroom, dt.datetime.now(dt.UTC))
+        summary = summarise(mailroom, parse_time(at))
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:

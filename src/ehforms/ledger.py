@@ -70,7 +70,9 @@ class Ledger:
     def __init__(self, path: Path, file_mode: int = 0o640) -> None:
         self.path = path
         new = not path.exists()
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        # One thread at a time uses a Ledger (the Postroom's), but not always the one that
+        # opened it: a Watcher runs on its own thread.
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         if new:
             os.chmod(path, file_mode)
         self.db.execute("PRAGMA journal_mode=WAL")

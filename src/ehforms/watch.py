@@ -15,6 +15,7 @@ Small parts, after paperless-ngx's consumer:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -88,13 +89,16 @@ def _watchdog_handler_class() -> type:
             self.inbox = inbox
             self.hints = hints
 
+        def dispatch(self, event: Any) -> None:
+            # A handler must never raise (it would kill watchdog's thread): the rescan
+            # catches up with anything missed here.
+            with contextlib.suppress(Exception):
+                super().dispatch(event)
+
         def _hint(self, raw: Any, closed: bool = False) -> None:
-            try:
-                path = Path(os.fsdecode(raw))
-                if path.parent == self.inbox and not ignored(path.name):
-                    self.hints.put((path, closed))
-            except Exception:  # noqa: S110 - a handler must never raise: the rescan catches up
-                pass
+            path = Path(os.fsdecode(raw))
+            if path.parent == self.inbox and not ignored(path.name):
+                self.hints.put((path, closed))
 
         def on_created(self, event: Any) -> None:
             if not event.is_directory:

@@ -1,0 +1,213 @@
+"""The watcher in a thread: started, fed files, and always stopped and joined."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import load_example
+from ehforms.pipeline import Postroom
+from ehforms.watch import Settling, Watcher
+from helpers import drop, make_root, primary, sha
+
+FAST = {
+    "EHFORMS_WATCH__QUIET_SECONDS": "0.5",
+    "EHFORMS_WATCH__RESCAN_SECONDS": "0.5",
+    "EHFORMS_WATCH__HEARTBEAT_SECONDS": "0.2",
+}
+
+
+def wait_for(condition, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+class Running:
+    """A Watcher on its own thread; the context manager always stops and joins it."""
+
+    def __init__(self, root: Path, *, polling=None, environ=None):
+        self.config = make_root(root, {**FAST, **(environ or {})})
+        self.postroom = Postroom(root, self.config, workers=1)
+        self.stop = threading.Event()
+        self.watcher = Watcher(self.postroom, polling=polling, stop=self.stop)
+        self.thread = threading.Thread(target=self.watcher.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive()
+        self.postroom.close()
+
+
+def routed(root: Path, data: bytes) -> bool:
+    return sha(data) in primary(root)
+
+
+class TestSettling:
+    def test_a_file_settles_after_the_quiet_time(self, tmp_path):
+        path = tmp_path / "a.json"
+        path.write_text("{")
+        settling = Settling(quiet=1.0)
+        settling.observe(path, now=100.0)
+        assert settling.ready(100.5) == []
+        assert settling.ready(101.0) == [path]
+
+    def test_a_change_restarts_the_quiet_time(self, tmp_path):
+        path = tmp_path / "a.json"
+        path.write_text("{")
+        settling = Settling(quiet=1.0)
+        settling.observe(path, now=100.0)
+        with path.open("a") as handle:
+            handle.write('"a": 1}')
+        assert settling.ready(100.9) == []  # it changed: the clock starts again at 100.9
+        assert settling.ready(101.5) == []
+        assert settling.ready(101.9) == [path]
+
+    def test_a_closed_write_lets_it_go_at_once(self, tmp_path):
+        path = tmp_path / "a.json"
+        path.write_text("{}")
+        settling = Settling(quiet=60.0)
+        settling.observe(path, now=100.0, closed=True)
+        assert settling.ready(100.0) == [path]
+
+    def test_a_vanished_file_is_forgotten(self, tmp_path):
+        path = tmp_path / "a.json"
+        path.write_text("{}")
+        settling = Settling(quiet=0.0)
+        settling.observe(path, now=100.0)
+        path.unlink()
+        assert settling.ready(101.0) == []
+        assert settling.files == {}
+
+
+@pytest.mark.parametrize("polling", [None, 0.2], ids=["events", "polling"])
+def test_a_dropped_file_is_routed(tmp_path, polling):
+    data = json.dumps(load_example("rfas")).encode()
+    with Running(tmp_path, polling=polling):
+        drop(tmp_path, "rfas.json", data)
+        assert wait_for(lambda: routed(tmp_path, data))
+    assert primary(tmp_path)[sha(data)][0]["status"] == "routed"
+
+
+def test_files_already_in_the_inbox_are_taken_at_start_up(tmp_path):
+    make_root(tmp_path)
+    data = json.dumps(load_example("closure")).encode()
+    drop(tmp_path, "closure.json", data)
+    with Running(tmp_path):
+        assert wait_for(lambda: routed(tmp_path, data))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("polling", [None, 0.2], ids=["events", "polling"])
+def test_a_slow_writer_is_never_read_early(tmp_path, polling):
+    data = json.dumps(load_example("transfer"), indent=2).encode()
+    chunks = [data[i : i + 400] for i in range(0, len(data), 400)]
+    environ = {"EHFORMS_WATCH__QUIET_SECONDS": "1.5"}
+    with Running(tmp_path, polling=polling, environ=environ) as running:
+        path = tmp_path / "inbox" / "transfer.json"
+        with path.open("wb") as handle:  # open for the whole copy, as a slow share copy is
+            for chunk in chunks:
+                handle.write(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+                time.sleep(0.4)  # well over 3 seconds in all, each pause under the quiet time
+                assert path.exists(), "the file was claimed while still being written"
+        assert wait_for(lambda: routed(tmp_path, data))
+        assert running.postroom.ledger.counts() == {"routed": 1}
+    (receipt,) = primary(tmp_path)[sha(data)]
+    assert receipt["status"] == "routed"
+
+
+def test_the_watcher_survives_a_failing_batch(tmp_path, monkeypatch):
+    data = json.dumps(load_example("rfas")).encode()
+    with Running(tmp_path) as running:
+        real = running.postroom.run
+        failures = {"n": 0}
+
+        def flaky(*args, **kwargs):
+            if failures["n"] < 2:
+                failures["n"] += 1
+                raise OSError(5, "the share dropped")
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(running.postroom, "run", flaky)
+        drop(tmp_path, "rfas.json", data)
+        assert wait_for(lambda: routed(tmp_path, data))
+        assert failures["n"] == 2
+        assert running.thread.is_alive()
+
+
+def test_the_handler_never_raises(tmp_path):
+    from ehforms.watch import _watchdog_handler_class
+
+    hints = __import__("queue").SimpleQueue()
+    handler = _watchdog_handler_class()(tmp_path, hints)
+
+    class Broken:
+        is_directory = False
+
+        @property
+        def src_path(self):
+            raise RuntimeError("a strange event")
+
+    class BrokenCreated(Broken):
+        event_type = "created"
+
+    class BrokenClosed(Broken):
+        event_type = "closed"
+
+    handler.dispatch(BrokenCreated())
+    handler.dispatch(BrokenClosed())
+    assert hints.empty()
+
+
+def test_a_vanished_and_recreated_inbox_is_watched_again(tmp_path):
+    data = json.dumps(load_example("rfas")).encode()
+    with Running(tmp_path):
+        time.sleep(0.3)
+        inbox = tmp_path / "inbox"
+        inbox.rename(tmp_path / "inbox-gone")
+        time.sleep(0.8)  # the watcher sees it gone, and carries on
+        inbox.mkdir()
+        drop(tmp_path, "rfas.json", data)
+        assert wait_for(lambda: routed(tmp_path, data))
+
+
+def test_a_failed_delivery_is_retried_until_it_lands(tmp_path, monkeypatch):
+    data = json.dumps(load_example("rfas")).encode()
+    environ = {"EHFORMS_WATCH__RETRY_MAX_SECONDS": "0.5"}
+    mailbox = tmp_path / "outbox" / "eh-central"
+    with Running(tmp_path, environ=environ) as running:
+        (mailbox / "done").rmdir()
+        mailbox.rmdir()  # a hub's folder is missing for a while
+        drop(tmp_path, "rfas.json", data)
+        assert wait_for(lambda: running.postroom.retries)
+        assert not routed(tmp_path, data)
+        mailbox.mkdir()
+        assert wait_for(lambda: routed(tmp_path, data))
+        assert running.postroom.retries == {}
+
+
+def test_the_heartbeat_shows_the_watcher_alive(tmp_path):
+    import datetime as dt
+
+    from ehforms.status import summarise
+
+    with Running(tmp_path) as running:
+        assert wait_for(lambda: running.postroom.mailroom.heartbeat() is not None)
+        summary = summarise(running.postroom.mailroom, dt.datetime.now(dt.UTC))
+        assert summary["watcher"]["alive"] is True
+        assert summary["watcher"]["mode"] == "events"
