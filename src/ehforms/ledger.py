@@ -176,6 +176,14 @@ class Ledger:
         ).fetchall()
         return [(form_type, json.loads(data)) for form_type, data in rows]
 
+    def withheld(self, case_id: str) -> list[str] | None:
+        """What the family last said it does not agree to share, or None if no form said."""
+        for _form_type, data in reversed(self.case_history(case_id)):
+            consent = data.get("consent")
+            if isinstance(consent, dict):
+                return list(consent.get("withheld", []))
+        return None
+
     def in_flight(self) -> list[str]:
         rows = self.db.execute(
             "SELECT submission_id FROM submissions WHERE state = 'claimed' ORDER BY received_at"

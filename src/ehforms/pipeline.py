@@ -8,6 +8,7 @@ where the work is heavy, delivers, and retries a delivery that failed.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -23,11 +24,14 @@ from typing import Any
 
 from ehforms import routing
 from ehforms.config import Config
+from ehforms.documents import PRO_FORMA, TITLES, Planned
+from ehforms.documents import plan as plan_documents
 from ehforms.errors import DeliveryError, IntakeError
 from ehforms.forms import FieldError, Validation, validate
 from ehforms.intake import read_form
 from ehforms.ledger import Ledger, Seen
 from ehforms.mailroom import LEDGER, Claim, Mailroom, Outcome, folder_name
+from ehforms.render import PRO_FORMA_MAX_PAGES, Renderer, renderer_for
 
 log = logging.getLogger("ehforms")
 
@@ -110,6 +114,40 @@ def check(name: str, data: bytes, received_at: dt.datetime, config: Config) -> V
     )
 
 
+def render_documents(
+    planned: Iterable[Planned], renderer: Renderer
+) -> tuple[dict[str, bytes], list[str]]:
+    """PDF and DOCX of each planned document, and notes on anything that did not fit or fail.
+
+    A broken template never holds a form back: the form is delivered without that document,
+    and the receipt says so.
+    """
+    files: dict[str, bytes] = {}
+    notes: list[str] = []
+    for plan in planned:
+        title = TITLES[plan.name]
+        limit = PRO_FORMA_MAX_PAGES if plan.name == PRO_FORMA else None
+        try:
+            made = renderer.document(plan.name, plan.context, max_pages=limit)
+        except Exception as error:  # a council's template edit must not lose the form
+            log.error("could not render %s (%s)", plan.name, type(error).__name__)
+            notes.append(
+                f"The {title.lower()} could not be made ({type(error).__name__}: {error}). "
+                "Fix the template, then make it with `ehforms render`"
+            )
+            continue
+        files[f"{plan.name}.pdf"] = made.pdf
+        files[f"{plan.name}.docx"] = made.docx
+        if limit is not None and made.pages > limit:
+            notes.append(
+                f"The {title.lower()} runs to {made.pages} pages, more than {limit}, even in "
+                "smaller type: read it all before the allocations meeting"
+            )
+        elif made.shrunk:
+            notes.append(f"The {title.lower()} is set in smaller type to fit on {limit} pages")
+    return files, notes
+
+
 def prepare(
     *,
     name: str,
@@ -117,13 +155,32 @@ def prepare(
     submission_id: str,
     received_at: dt.datetime,
     config: Config,
+    renderer: Renderer | None = None,
+    withheld_for: Callable[[str], list[str] | None] = lambda case_id: None,
 ) -> Outcome:
-    """Everything about one submission that is not I/O: validate, route, build the receipt."""
+    """Everything about one submission but the writing: validate, route, render, receipt.
+
+    With no ``renderer`` no documents are made (``ehforms validate`` and tests of routing).
+    """
     sha256 = hashlib.sha256(data).hexdigest()
     validation = check(name, data, received_at, config)
     decision = routing.route(validation, config, received_at)
     form = validation.data if validation.valid else validation.raw
     case_id = _case_id(validation)
+    files: dict[str, bytes] = {}
+    if renderer is not None:
+        planned = plan_documents(
+            validation.form_type,
+            validation.data,
+            decision,
+            config,
+            received_at,
+            withheld=withheld_for(case_id)
+            if case_id and validation.form_type == "closure"
+            else None,
+        )
+        files, notes = render_documents(planned, renderer)
+        decision = dataclasses.replace(decision, notes=decision.notes + tuple(notes))
     built = receipt(
         submission_id=submission_id,
         source=name,
@@ -132,12 +189,14 @@ def prepare(
         form_type=validation.form_type,
         decision=decision,
         errors=validation.errors,
+        documents=files,
     )
     return Outcome(
         receipt=built,
         folder=folder_name(received_at, validation.form_type, case_id, submission_id),
         form_json=form_json(form) if decision.delivered and form is not None else None,
         errors_txt=errors_text(validation.errors) or None,
+        documents=files,
         case_id=case_id,
         case_data=validation.data if decision.status == routing.ROUTED else None,
     )
@@ -246,12 +305,15 @@ _worker: dict[str, Any] = {}
 
 
 def _init_worker(root: Path, config: Config) -> None:
-    _worker["mailroom"] = Mailroom(root, config)
+    mailroom = Mailroom(root, config)
+    _worker["mailroom"] = mailroom
+    _worker["ledger"] = Ledger(mailroom.state / LEDGER, config.file_mode)
 
 
-def work(job: Job, mailroom: Mailroom | None = None) -> Result:
+def work(job: Job, mailroom: Mailroom | None = None, ledger: Ledger | None = None) -> Result:
     """Prepare and deliver one claimed file. Runs in a pool process or in-line."""
     mailroom = mailroom or _worker["mailroom"]
+    ledger = ledger or _worker["ledger"]
     config = mailroom.config
     claim = job.claim
     try:
@@ -275,6 +337,8 @@ def work(job: Job, mailroom: Mailroom | None = None) -> Result:
                 submission_id=claim.submission_id,
                 received_at=claim.received_at,
                 config=config,
+                renderer=renderer_for(mailroom.root),
+                withheld_for=ledger.withheld,
             )
     except Exception as error:  # a bug must not lose the file: give it an outcome
         log.exception("submission %s: fault while preparing", claim.submission_id)
@@ -415,7 +479,7 @@ class Postroom:
                 results.append(self._finish(future.result(), on_result))
         else:
             for job in jobs:
-                results.append(self._finish(work(job, self.mailroom), on_result))
+                results.append(self._finish(work(job, self.mailroom, self.ledger), on_result))
         return results
 
     def _finish(self, result: Result, on_result: Callable[[Result], None] | None) -> Result:
