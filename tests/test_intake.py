@@ -3,7 +3,7 @@ import json
 import pytest
 
 from ehforms.errors import IntakeError
-from ehforms.intake import depth, read_form, read_json
+from ehforms.intake import depth, read_json
 
 
 def test_reads_a_json_form_with_or_without_a_bom():
@@ -69,8 +69,3 @@ def test_depth_counts_lists_and_objects():
     assert depth({}) == 1
     assert depth({"a": [{"b": 1}]}) == 3
     assert depth(1) == 0
-
-
-def test_a_pdf_is_named_as_such():
-    with pytest.raises(IntakeError, match="This PDF cannot be read as a form yet"):
-        read_form("form.pdf", b"%PDF-1.7\n...")

@@ -72,7 +72,9 @@ def withheld(document, known: bool = True) -> None:
 
 def consent_letter() -> None:
     d = new_document()
-    d.add_paragraph("{{ council }}, Early Help, {{ hub.name }}, {{ hub.phone }}, {{ contacts.email }}")
+    d.add_paragraph(
+        "{{ council }}, Early Help, {{ hub.name }}, {{ hub.phone }}, {{ contacts.email }}"
+    )
     d.add_paragraph("{{ recipient }}")
     d.add_paragraph("{%p for line in address_lines %}")
     d.add_paragraph("{{ line }}")
@@ -99,7 +101,9 @@ def consent_letter() -> None:
     d.add_paragraph("You asked us not to share:")
     loop(d, "withheld", "{{ item }}")
     d.add_paragraph("{%p else %}")
-    d.add_paragraph("You did not ask us to keep anything back. You can still ask us to, at any time.")
+    d.add_paragraph(
+        "You did not ask us to keep anything back. You can still ask us to, at any time."
+    )
     d.add_paragraph("{%p endif %}")
     d.add_heading("Who to contact", level=2)
     d.add_paragraph("{%p if contact %}")
@@ -135,36 +139,68 @@ def pro_forma() -> None:
     d = new_document()
     d.add_heading("{{ title }}", level=1)
     d.add_paragraph("{{ council }} · {{ transfer_type }} · {{ case_system }}: {{ case_id }}")
-    facts(d, [
-        ("Subject child", "{{ subject_name }}{% if subject.person_id %} ({{ case_system }} "
-                          "{{ subject.person_id }}){% endif %}"),
-        ("Address", "{{ address_lines | join(', ') }}{% if housing %}. Housing: {{ housing }}{% endif %}"),
-        ("Date referred", "{{ referred_on }}"),
-        ("Level of need", "{{ level }}: {{ level_meaning }}"),
-        ("Step down or joint worked", "{{ transfer_type }}{% if intervention_timescale %}. "
-                                      "Timescale: {{ intervention_timescale }}{% endif %}"),
-        ("Assessment or planning meeting", "{{ assessment.kind }}, completed "
-         "{{ assessment.completed_on }} ({{ assessment.document }}){% if case_discussion.date %}. "
-         "Case discussion {{ case_discussion.date }}{% if case_discussion.rationale %}: "
-         "{{ case_discussion.rationale }}{% endif %}{% endif %}"),
-        ("Referrer", "{{ referrer.name }}, {{ referrer.role }}, {{ referrer.agency }}"
-                     "{% if referrer.phone %}, {{ referrer.phone }}{% endif %}"
-                     "{% if referrer.email %}, {{ referrer.email }}{% endif %}"),
-    ])
+    facts(
+        d,
+        [
+            (
+                "Subject child",
+                "{{ subject_name }}{% if subject.person_id %} ({{ case_system }} "
+                "{{ subject.person_id }}){% endif %}",
+            ),
+            (
+                "Address",
+                "{{ address_lines | join(', ') }}{% if housing %}. Housing: {{ housing }}{% endif %}",
+            ),
+            ("Date referred", "{{ referred_on }}"),
+            ("Level of need", "{{ level }}: {{ level_meaning }}"),
+            (
+                "Step down or joint worked",
+                "{{ transfer_type }}{% if intervention_timescale %}. "
+                "Timescale: {{ intervention_timescale }}{% endif %}",
+            ),
+            (
+                "Assessment or planning meeting",
+                "{{ assessment.kind }}, completed "
+                "{{ assessment.completed_on }} ({{ assessment.document }}){% if case_discussion.date %}. "
+                "Case discussion {{ case_discussion.date }}{% if case_discussion.rationale %}: "
+                "{{ case_discussion.rationale }}{% endif %}{% endif %}",
+            ),
+            (
+                "Referrer",
+                "{{ referrer.name }}, {{ referrer.role }}, {{ referrer.agency }}"
+                "{% if referrer.phone %}, {{ referrer.phone }}{% endif %}"
+                "{% if referrer.email %}, {{ referrer.email }}{% endif %}",
+            ),
+        ],
+    )
     withheld(d)
     d.add_heading("Family composition", level=2)
-    rows_table(d, ["Name", "Relationship", "Date of birth", "Age", "Lives with child"],
-               "for person in people",
-               ["{{ person.name }}", "{{ person.relationship }}", "{{ person.date_of_birth }}",
-                "{{ person.age }}", "{{ person.lives_with_child }}"])
-    for key, heading in (("worries", "What are we worried about?"),
-                         ("working_well", "What is working well?"),
-                         ("needs_to_happen", "What needs to happen?")):
+    rows_table(
+        d,
+        ["Name", "Relationship", "Date of birth", "Age", "Lives with child"],
+        "for person in people",
+        [
+            "{{ person.name }}",
+            "{{ person.relationship }}",
+            "{{ person.date_of_birth }}",
+            "{{ person.age }}",
+            "{{ person.lives_with_child }}",
+        ],
+    )
+    for key, heading in (
+        ("worries", "What are we worried about?"),
+        ("working_well", "What is working well?"),
+        ("needs_to_happen", "What needs to happen?"),
+    ):
         d.add_heading(heading, level=2)
         loop(d, key, "{{ item }}")
     d.add_heading("Forthcoming meetings and visits", level=2)
-    rows_table(d, ["Date", "What", "Note"], "for contact in contacts",
-               ["{{ contact.date }}", "{{ contact.kind }}", "{{ contact.note }}"])
+    rows_table(
+        d,
+        ["Date", "What", "Note"],
+        "for contact in contacts",
+        ["{{ contact.date }}", "{{ contact.kind }}", "{{ contact.note }}"],
+    )
     d.add_paragraph("{%p if allocations_meeting %}")
     d.add_paragraph("Allocations meeting: {{ allocations_meeting }} (level 4)")
     d.add_paragraph("{%p endif %}")
@@ -184,13 +220,16 @@ def closure_note() -> None:
         "named below."
     )
     d.add_paragraph("{%p endif %}")
-    facts(d, [
-        ("Children", "{{ children_names | join(', ') }}"),
-        ("Address", "{{ address_lines | join(', ') }}"),
-        ("Reason for closure", "{{ reason_label }}"),
-        ("Closure date", "{{ closure_date }}"),
-        ("Closed by", "{{ closed_by.name }}, {{ closed_by.role }}, {{ closed_by.agency }}"),
-    ])
+    facts(
+        d,
+        [
+            ("Children", "{{ children_names | join(', ') }}"),
+            ("Address", "{{ address_lines | join(', ') }}"),
+            ("Reason for closure", "{{ reason_label }}"),
+            ("Closure date", "{{ closure_date }}"),
+            ("Closed by", "{{ closed_by.name }}, {{ closed_by.role }}, {{ closed_by.agency }}"),
+        ],
+    )
     d.add_paragraph("{%p if step_down %}")
     d.add_paragraph(
         "Lead practitioner: {{ lead_practitioner.name }}, {{ lead_practitioner.role }}, "
@@ -205,9 +244,11 @@ def closure_note() -> None:
     d.add_heading("Outcomes", level=2)
     loop(d, "outcomes", "{{ item.outcome }}: {{ item.achieved }}")
     d.add_paragraph("{%p endif %}")
-    for key, heading in (("follow_on_support", "Follow-on support"),
-                         ("child_feedback", "What the child said"),
-                         ("parent_feedback", "What the parent said")):
+    for key, heading in (
+        ("follow_on_support", "Follow-on support"),
+        ("child_feedback", "What the child said"),
+        ("parent_feedback", "What the parent said"),
+    ):
         d.add_paragraph(f"{{%p if {key} %}}")
         d.add_heading(heading, level=2)
         d.add_paragraph(f"{{{{ {key} }}}}")
@@ -222,9 +263,12 @@ def practitioner_form() -> None:
     d.add_paragraph("{{ intro }}")
     d.add_paragraph("{%p for section in sections %}")
     d.add_heading("{{ section.title }}", level=2)
-    rows_table(d, ["Question", "Answer"], "for field in section.fields",
-               ["{{ field.label }}{% if field.hint %} ({{ field.hint }}){% endif %}",
-                "{{ field.value }}"])
+    rows_table(
+        d,
+        ["Question", "Answer"],
+        "for field in section.fields",
+        ["{{ field.label }}{% if field.hint %} ({{ field.hint }}){% endif %}", "{{ field.value }}"],
+    )
     d.add_paragraph("{%p endfor %}")
     d.save(OUT / "form.docx")
 

@@ -92,14 +92,11 @@ def validate(files: tuple[Path, ...], as_json: bool, received_at: str | None, ro
 
     Exit status: 0 when every form is valid, 1 when any is not, 2 when a file cannot be read.
     """
-    from ehforms.errors import IntakeError
-    from ehforms.forms import FieldError, validate
-    from ehforms.intake import read_form
+    from ehforms.pipeline import check
 
     when = parse_time(received_at)
     with user_errors():
         config = load(root)
-    hubs = [hub.key for hub in config.hubs]
     results: list[dict[str, Any]] = []
     unreadable = False
     for path in files:
@@ -109,14 +106,8 @@ def validate(files: tuple[Path, ...], as_json: bool, received_at: str | None, ro
             click.echo(f"{path}: cannot be read ({error.strerror})", err=True)
             unreadable = True
             continue
-        try:
-            raw = read_form(
-                path.name, data, max_bytes=config.max_file_bytes, max_depth=config.max_json_depth
-            )
-            checked = validate(raw, when, timezone=config.timezone, hubs=hubs)
-            form_type, errors, mash = checked.form_type, checked.errors, checked.safeguarding
-        except IntakeError as error:
-            form_type, errors, mash = None, (FieldError(None, str(error)),), False
+        checked = check(path.name, data, when, config)
+        form_type, errors, mash = checked.form_type, checked.errors, checked.safeguarding
         results.append(
             {
                 "file": str(path),
@@ -164,6 +155,144 @@ def schema_export(folder: Path) -> None:
 
     for path in export(folder):
         click.echo(f"Wrote {path}")
+
+
+@cli.command()
+@click.argument("form_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--to",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The folder to write the documents into.",
+)
+@click.option("--received-at", metavar="TIMESTAMP", help="As if received at this time.")
+@root_option
+def render(form_file: Path, folder: Path, received_at: str | None, root: Path) -> None:
+    """Render a form's documents (PDF and DOCX) without routing it.
+
+    Exit status 1 when the form has problems (nothing is rendered), 2 when it cannot be read.
+    """
+    from ehforms.documents import plan
+    from ehforms.ledger import Ledger
+    from ehforms.mailroom import LEDGER, STATE
+    from ehforms.pipeline import check, render_documents
+    from ehforms.render import renderer_for
+    from ehforms.routing import route
+
+    when = parse_time(received_at)
+    with user_errors():
+        config = load(root)
+    try:
+        data = form_file.read_bytes()
+    except OSError as error:
+        raise ToolError(f"Cannot read {form_file}: {error.strerror}") from None
+    checked = check(form_file.name, data, when, config)
+    if not checked.valid or checked.data is None:
+        for problem in checked.errors:
+            click.echo(f"{form_file}: {problem}")
+        sys.exit(EXIT_INVALID)
+    decision = route(checked, config, when)
+    withheld = None
+    case_id = checked.data.get("case_id")
+    if case_id and (root / STATE / LEDGER).exists():
+        ledger = Ledger(root / STATE / LEDGER)
+        withheld = ledger.withheld(case_id)
+        ledger.close()
+    planned = plan(checked.form_type, checked.data, decision, config, when, withheld)
+    if not planned:
+        reason = (
+            "it goes to MASH as a safeguarding concern, and no letter is written"
+            if decision.status == "redirected"
+            else f"a {checked.form_type} form has none"
+        )
+        click.echo(f"{form_file}: no documents: {reason}")
+        return
+    with user_errors():
+        files, notes = render_documents(planned, renderer_for(root))
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+        click.echo(f"Wrote {folder / name}")
+    for note in notes:
+        click.echo(f"Note: {note}")
+
+
+@cli.command()
+@click.argument(
+    "form_type", type=click.Choice(["notification", "rfas", "transfer", "marf", "closure"])
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["pdf", "docx", "json"]),
+    required=True,
+    help="A fillable PDF, a Word document, or JSON.",
+)
+@click.option(
+    "--case",
+    "case_id",
+    metavar="CASE_ID",
+    help="Prefill from what this root's ledger knows of the case.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write it (default: <form_type>[-<case>].<format> here).",
+)
+@root_option
+def template(
+    form_type: str, fmt: str, case_id: str | None, output: Path | None, root: Path
+) -> None:
+    """A blank form for a practitioner, or one prefilled from a case, so a family tells its
+    story once.
+
+    A filled-in PDF dropped into the inbox is read back and processed like JSON.
+    """
+    from ehforms.forms import SCHEMAS
+    from ehforms.ledger import Ledger
+    from ehforms.mailroom import LEDGER, STATE, safe_part
+    from ehforms.prefill import PrefillRefused, carried, sections, skeleton
+    from ehforms.render import renderer_for
+
+    values: dict[str, Any] = {"form_type": form_type}
+    with user_errors():
+        load(root)
+        if case_id:
+            path = root / STATE / LEDGER
+            if not path.exists():
+                raise PrefillRefused(
+                    f"ehforms knows nothing of case {case_id}: start from a blank form"
+                )
+            ledger = Ledger(path)
+            try:
+                values = carried(form_type, ledger.case_history(case_id), case_id)
+            finally:
+                ledger.close()
+    target = output or Path(f"{form_type}{'-' + safe_part(case_id) if case_id else ''}.{fmt}")
+    title = SCHEMAS[form_type].title
+    if fmt == "json":
+        content = (
+            json.dumps(skeleton(form_type, values), indent=2, ensure_ascii=False) + "\n"
+        ).encode()
+    else:
+        context = {
+            "title": title,
+            "intro": "Fill in what you know; * marks what the form needs. Dates are DD/MM/YYYY. "
+            "Save the file and send it to business support for the Early Help inbox.",
+            "sections": sections(form_type, values),
+        }
+        with user_errors():
+            renderer = renderer_for(root)
+            content = (
+                renderer.pdf("form", context, forms=True)
+                if fmt == "pdf"
+                else renderer.docx("form", context)
+            )
+    target.write_bytes(content)
+    prefilled = f", prefilled from case {case_id}" if case_id else ""
+    click.echo(f"Wrote {target}: {title}{prefilled}")
 
 
 DEMO_TIME = "2026-11-24T09:00:00+00:00"

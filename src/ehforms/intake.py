@@ -6,11 +6,16 @@ no input, however broken, raises anything else.
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import json
+import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ehforms.errors import IntakeError
 
+LONDON = ZoneInfo("Europe/London")
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 DEFAULT_MAX_DEPTH = 20
 
@@ -94,16 +99,80 @@ def read_json(
     return value
 
 
+_UK_TIME = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T,]+(\d{1,2})[:.](\d{2}))?$")
+
+
+def uk_timestamp(text: str, timezone: ZoneInfo) -> str:
+    """``24/11/2026 09:00`` (local time) as ISO 8601 with its offset; other text unchanged."""
+    match = _UK_TIME.match(text.strip())
+    if not match:
+        return text
+    day, month, year, hour, minute = match.groups()
+    try:
+        moment = dt.datetime(
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0), tzinfo=timezone
+        )
+    except ValueError:
+        return text
+    return moment.isoformat()
+
+
+def read_pdf(
+    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, timezone: ZoneInfo = LONDON
+) -> dict[str, Any]:
+    """The answers in a fillable ehforms PDF (its AcroForm fields), as a form.
+
+    Only the form's fields are read, never the pages' content. An encrypted, broken or
+    oversized PDF, or one that is not an ehforms form, gets one clear message.
+    """
+    from pypdf import PdfReader
+
+    if len(data) > max_bytes:
+        raise IntakeError(
+            f"The PDF is larger than {_megabytes(max_bytes)}: a form is much smaller than this. "
+            "Check it is the right file"
+        )
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            raise IntakeError(
+                "The PDF is protected with a password: save it without one and send it again"
+            )
+        fields = reader.get_fields() or {}
+    except IntakeError:
+        raise
+    except Exception as error:  # pypdf raises many kinds on broken files
+        raise IntakeError(
+            "The PDF could not be read (it may be damaged): save the form again from the PDF "
+            f"and send it again ({type(error).__name__})"
+        ) from None
+    answers: dict[str, str] = {}
+    for name, field in fields.items():
+        value = field.get("/V")
+        if isinstance(value, str):
+            answers[str(name)] = value
+    if not answers.get("form_type"):
+        raise IntakeError(
+            "This PDF is not an ehforms form (it has no form_type field): fill in a form "
+            "from `ehforms template`, or send the form as JSON"
+        )
+    from ehforms.prefill import unflatten
+
+    form = unflatten(answers)
+    if isinstance(form.get("submitted_at"), str):
+        form["submitted_at"] = uk_timestamp(form["submitted_at"], timezone)
+    return form
+
+
 def read_form(
     name: str,
     data: bytes,
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_depth: int = DEFAULT_MAX_DEPTH,
+    timezone: ZoneInfo = LONDON,
 ) -> dict[str, Any]:
-    """Read a form file by its content: JSON today (a fillable PDF once rendered ones exist)."""
+    """Read a form file by its content: a fillable PDF (``%PDF-``) or JSON."""
     if data[:5] == b"%PDF-":
-        raise IntakeError(
-            "This PDF cannot be read as a form yet: send the form as JSON (.json) instead"
-        )
+        return read_pdf(data, max_bytes=max_bytes, timezone=timezone)
     return read_json(data, max_bytes=max_bytes, max_depth=max_depth)

@@ -105,7 +105,11 @@ def check(name: str, data: bytes, received_at: dt.datetime, config: Config) -> V
     """Read and validate one file's bytes; never raises for anything a file can hold."""
     try:
         raw = read_form(
-            name, data, max_bytes=config.max_file_bytes, max_depth=config.max_json_depth
+            name,
+            data,
+            max_bytes=config.max_file_bytes,
+            max_depth=config.max_json_depth,
+            timezone=config.timezone,
         )
     except IntakeError as error:
         return Validation(None, None, (FieldError(None, str(error)),), looks_urgent(data[:65536]))
