@@ -83,6 +83,24 @@ class TestSettling:
         settling.observe(path, now=100.0, closed=True)
         assert settling.ready(100.0) == [path]
 
+    def test_a_file_already_old_when_found_needs_only_a_second_look(self, tmp_path):
+        import os as _os
+
+        path = tmp_path / "a.json"
+        path.write_text("{}")
+        written = path.stat().st_mtime
+        _os.utime(path, (written - 60, written - 60))
+        settling = Settling(quiet=30.0)
+        settling.observe(path, now=100.0)
+        assert settling.ready(100.0, wall=written) == [path]  # one more look, unchanged
+
+    def test_a_recent_file_found_by_a_scan_waits(self, tmp_path):
+        path = tmp_path / "a.json"
+        path.write_text("{}")
+        settling = Settling(quiet=30.0)
+        settling.observe(path, now=100.0)
+        assert settling.ready(100.1, wall=path.stat().st_mtime + 0.1) == []
+
     def test_a_vanished_file_is_forgotten(self, tmp_path):
         path = tmp_path / "a.json"
         path.write_text("{}")

@@ -92,7 +92,7 @@ DEFAULTS: dict[str, Any] = {
         ],
     },
     "watch": {
-        "quiet_seconds": 2.0,
+        "quiet_seconds": 0.75,
         "rescan_seconds": 30.0,
         "heartbeat_seconds": 5.0,
         "retry_max_seconds": 300.0,

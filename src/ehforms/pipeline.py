@@ -16,6 +16,7 @@ import logging
 import multiprocessing
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -357,8 +358,9 @@ def work(job: Job, mailroom: Mailroom | None = None, ledger: Ledger | None = Non
     try:
         mailroom.deliver(claim, outcome)
     except DeliveryError as error:
-        return Result(claim, outcome, error=str(error))
-    return Result(claim, outcome)
+        return Result(claim, error=str(error))
+    # the documents are written: send back only what the ledger needs
+    return Result(claim, dataclasses.replace(outcome, form_json=None, documents=None))
 
 
 @dataclass
@@ -476,11 +478,17 @@ class Postroom:
         return results
 
     def _execute(self, jobs: list[Job], on_result: Callable[[Result], None] | None) -> list[Result]:
+        """Run jobs in the pool (in order, a few per worker in flight at once) or in-line."""
         results: list[Result] = []
         if self.workers > 1 and len(jobs) > 1:
-            futures: list[Future[Result]] = [self.executor().submit(work, job) for job in jobs]
-            for future in futures:
-                results.append(self._finish(future.result(), on_result))
+            window: deque[Future[Result]] = deque()
+            pending = iter(jobs)
+            for job in pending:
+                window.append(self.executor().submit(work, job))
+                if len(window) >= self.workers * 4:
+                    results.append(self._finish(window.popleft().result(), on_result))
+            while window:
+                results.append(self._finish(window.popleft().result(), on_result))
         else:
             for job in jobs:
                 results.append(self._finish(work(job, self.mailroom, self.ledger), on_result))
@@ -500,6 +508,10 @@ class Postroom:
             outcome = result.outcome
             self.ledger.done(outcome.receipt, outcome.folder, outcome.case_id, outcome.case_data)
             self.mailroom.archive_claim(claim)
+            # what is written is written: keep only the receipt, so a backlog costs no memory
+            result.outcome = dataclasses.replace(
+                outcome, form_json=None, documents=None, case_data=None
+            )
             self.retries.pop(claim.submission_id, None)
             log.info(
                 "submission %s%s: %s to %s",

@@ -39,6 +39,7 @@ class _Seen:
     mtime_ns: int
     since: float
     closed: bool = False
+    looks: int = 1
 
 
 @dataclass
@@ -57,11 +58,18 @@ class Settling:
         seen = self.files.get(path)
         if seen is None or (seen.size, seen.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
             self.files[path] = _Seen(stat.st_size, stat.st_mtime_ns, now, closed)
-        elif closed:
-            seen.closed = True
+        else:
+            seen.looks += 1
+            seen.closed = seen.closed or closed
 
-    def ready(self, now: float) -> list[Path]:
-        """Paths to take now; each is re-checked so that a change restarts its quiet time."""
+    def ready(self, now: float, wall: float | None = None) -> list[Path]:
+        """Paths to take now; each is re-checked so that a change restarts its quiet time.
+
+        A file is settled when a writer closed it (inotify), when it has looked the same for
+        ``quiet`` seconds, or when it looks the same twice and its modification time (``wall``
+        clock) is already ``quiet`` seconds old: a file found by a rescan or a poll after its
+        copy finished need not wait again.
+        """
         settled = []
         for path in list(self.files):
             seen = self.files[path]
@@ -71,7 +79,8 @@ class Settling:
                 continue
             if current is not seen:  # changed since the last look
                 continue
-            if seen.closed or now - seen.since >= self.quiet:
+            old = wall is not None and wall - seen.mtime_ns / 1e9 >= self.quiet
+            if seen.closed or now - seen.since >= self.quiet or (old and seen.looks >= 2):
                 settled.append(path)
         return settled
 
@@ -109,8 +118,8 @@ def _watchdog_handler_class() -> type:
                 self._hint(event.src_path)
 
         def on_moved(self, event: Any) -> None:
-            if not event.is_directory:
-                self._hint(event.dest_path)
+            if not event.is_directory:  # renamed into the inbox: already whole
+                self._hint(event.dest_path, closed=True)
 
         def on_closed(self, event: Any) -> None:
             if not event.is_directory:
@@ -154,6 +163,8 @@ class Watcher:
             stat = self.inbox.stat()
         except OSError:
             return  # no inbox now: the loop tries again
+        if not self.polling:
+            _shorten_move_pairing()
         observer = PollingObserver(timeout=self.polling) if self.polling else Observer()
         observer.schedule(_watchdog_handler_class()(self.inbox, self.hints), str(self.inbox))
         observer.daemon = True
@@ -217,7 +228,7 @@ class Watcher:
                     self.scan(now)
                     next_scan = now + self.config.rescan_seconds
                 self._drain(now)
-                ready = self.settling.ready(now)
+                ready = self.settling.ready(now, time.time())
                 for path in ready:
                     self.settling.forget(path)
                 if ready or self._retries_due(now):
@@ -243,6 +254,20 @@ class Watcher:
             self.postroom.run(paths, on_result=self.on_result)
         except OSError as error:  # the share dropped mid-batch: what was claimed is recovered
             log.error("the working root could not be read or written (%s)", error.strerror)
+
+
+def _shorten_move_pairing(seconds: float = 0.02) -> None:
+    """Every claim renames a file out of the inbox, an IN_MOVED_FROM with no IN_MOVED_TO.
+
+    watchdog holds such an event back for half a second, in case its pair comes, and every
+    event behind it waits too: each claim would delay the next form's pickup by 0.5 s. A rename
+    inside the inbox that is not paired in time is seen as a delete and a create, which the
+    watcher treats the same way, so the wait is shortened.
+    """
+    with contextlib.suppress(ImportError, AttributeError):
+        from watchdog.observers.inotify_move_event_grouper import InotifyMoveEventGrouper
+
+        InotifyMoveEventGrouper.delay = seconds
 
 
 def heartbeat_age(heartbeat: dict[str, Any] | None, now: dt.datetime) -> float | None:

@@ -1,0 +1,269 @@
+"""Benchmarks: a burst of forms on all cores against a naive loop; pickup latency; memory.
+
+    python bench/run.py                  # the full run (N = 100 and 1,000, a 10,000 burst)
+    python bench/run.py --quick          # N = 100 only, a 1,000 burst, fewer latency samples
+
+Figures are printed, not asserted: compare them between changes. Measures, on the same forms:
+(a) ``ehforms process``, (b) the naive serial loop in ``naive.py``, (c) the bare cost of
+rendering the same documents (``bare.py``); peak RSS of each whole process tree; and the
+pickup latency (drop to receipt) of ``ehforms watch`` with native events and with polling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from synthetic import MIX, NO_DOCUMENTS, form, make_forms  # noqa: E402
+
+BENCH = Path(__file__).resolve().parent
+PYTHON = sys.executable
+AT = "2026-11-24T09:00:00+00:00"
+
+
+# -- memory of a process tree -------------------------------------------------------------
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident memory (bytes) of ``pid`` and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            ppid, pages = int(fields[1]), int(fields[21])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+        rss[int(entry.name)] = pages * os.sysconf("SC_PAGE_SIZE")
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        total += rss.get(current, 0)
+        stack += children.get(current, [])
+    return total
+
+
+class PeakRss(threading.Thread):
+    def __init__(self, pid: int, every: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.every, self.peak = pid, every, 0
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            self.peak = max(self.peak, _tree_rss(self.pid))
+            self.stopped.wait(self.every)
+
+    def stop(self) -> int:
+        self.stopped.set()
+        self.join()
+        return self.peak
+
+
+def timed(command: list[str]) -> tuple[float, int, str]:
+    """Run a command; wall seconds, peak RSS of its tree, and its stdout."""
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    sampler = PeakRss(process.pid)
+    sampler.start()
+    out, _ = process.communicate()
+    seconds = time.perf_counter() - start
+    peak = sampler.stop()
+    if process.returncode != 0:
+        raise SystemExit(f"{command[:4]} failed with {process.returncode}")
+    return seconds, peak, out
+
+
+def fresh_root(parent: Path, forms: list[tuple[str, bytes]]) -> Path:
+    root = parent / "root"
+    subprocess.run(
+        [PYTHON, "-m", "ehforms", "init", str(root)], check=True, stdout=subprocess.DEVNULL
+    )
+    for name, data in forms:
+        (root / "inbox" / name).write_bytes(data)
+    return root
+
+
+def mb(value: int) -> str:
+    return f"{value / (1024 * 1024):.0f} MB"
+
+
+# -- (a), (b), (c) ------------------------------------------------------------------------
+
+
+def burst(count: int, workers: int, *, mix=MIX, naive: bool = True) -> dict[str, float]:
+    forms = make_forms(count, mix=mix)
+    result: dict[str, float] = {"forms": count, "workers": workers}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = fresh_root(Path(tmp), forms)
+        seconds, peak, _ = timed(
+            [
+                PYTHON,
+                "-m",
+                "ehforms",
+                "process",
+                "--root",
+                str(root),
+                "--workers",
+                str(workers),
+                "--received-at",
+                AT,
+                "--json",
+            ]
+        )
+        result.update(a_seconds=seconds, a_rate=count / seconds, a_rss=peak)
+    if naive:
+        with tempfile.TemporaryDirectory() as tmp:
+            inbox, outbox = Path(tmp) / "inbox", Path(tmp) / "outbox"
+            inbox.mkdir()
+            for name, data in forms:
+                (inbox / name).write_bytes(data)
+            wall, peak, out = timed([PYTHON, str(BENCH / "naive.py"), str(inbox), str(outbox)])
+            result.update(b_seconds=json.loads(out)["seconds"], b_wall=wall, b_rss=peak)
+            wall, peak, out = timed([PYTHON, str(BENCH / "bare.py"), str(inbox)])
+            bare = json.loads(out)
+            result.update(c_seconds=bare["seconds"], c_documents=bare["documents"], c_rss=peak)
+    return result
+
+
+def report_burst(result: dict[str, float]) -> None:
+    print(
+        f"  (a) ehforms process, {result['workers']:.0f} worker(s): "
+        f"{result['a_seconds']:.2f} s, {result['a_rate']:.1f} forms/s, "
+        f"peak RSS {mb(int(result['a_rss']))}"
+    )
+    if "b_seconds" in result:
+        cores = result["workers"]
+        print(
+            f"  (b) naive serial loop: {result['b_seconds']:.2f} s "
+            f"({result['forms'] / result['b_seconds']:.1f} forms/s), "
+            f"peak RSS {mb(int(result['b_rss']))}"
+        )
+        print(
+            f"  (c) bare rendering of {result['c_documents']:.0f} documents on one core: "
+            f"{result['c_seconds']:.2f} s"
+        )
+        print(
+            f"  (a) is {result['b_seconds'] / result['a_seconds']:.2f}x faster than (b); "
+            f"(a) / (c / {cores:.0f} cores) = "
+            f"{result['a_seconds'] / (result['c_seconds'] / cores):.2f}"
+        )
+
+
+# -- pickup latency -----------------------------------------------------------------------
+
+
+def latency(polling: float | None, kinds, samples: int) -> list[float]:
+    import random
+
+    rng = random.Random(11)
+    env = {**os.environ, "EHFORMS_WATCH__HEARTBEAT_SECONDS": "0.5"}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = fresh_root(Path(tmp), [])
+        command = [PYTHON, "-m", "ehforms", "watch", "--root", str(root), "--workers", "1"]
+        if polling:
+            command += ["--polling", str(polling)]
+        daemon = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while not (root / ".ehforms" / "heartbeat.json").exists():
+                if time.monotonic() > deadline:
+                    raise SystemExit("the watcher did not start")
+                time.sleep(0.05)
+            time.sleep(0.5)
+            places = [root / "rejected"] + [p for p in (root / "outbox").iterdir()]
+            seen = {p.name for place in places for p in place.iterdir()}
+            times = []
+            choices = [kind for kind, share in kinds for _ in range(share)]
+            for n in range(samples):
+                data = json.dumps(form(rng, rng.choice(choices), 90000 + n)).encode()
+                start = time.monotonic()
+                with open(root / "inbox" / f"drop-{n}.json", "wb") as handle:  # as cp writes
+                    handle.write(data)
+                found = None
+                while found is None and time.monotonic() - start < 30:
+                    for place in places:
+                        for entry in os.scandir(place):
+                            if entry.name not in seen and not entry.name.startswith("."):
+                                seen.add(entry.name)
+                                found = time.monotonic()
+                    if found is None:
+                        time.sleep(0.002)
+                if found is None:
+                    raise SystemExit("a dropped form never arrived")
+                times.append(found - start)
+                time.sleep(0.05)
+            return times
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=60)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def help_time() -> float:
+    runs = []
+    for _ in range(5):
+        start = time.perf_counter()
+        subprocess.run([PYTHON, "-m", "ehforms", "--help"], check=True, stdout=subprocess.DEVNULL)
+        runs.append(time.perf_counter() - start)
+    return statistics.median(runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a shorter run")
+    parser.add_argument("--skip-latency", action="store_true")
+    args = parser.parse_args()
+    cores = os.cpu_count() or 1
+    sizes = [100] if args.quick else [100, 1000]
+    big = 1000 if args.quick else 10000
+    print(f"ehforms benchmarks on {cores} cores, Python {sys.version.split()[0]}")
+    print(f"`ehforms --help`: {help_time() * 1000:.0f} ms (median of 5)")
+    for count in sizes:
+        print(f"\nA burst of {count} forms of all five types (10% invalid):")
+        report_burst(burst(count, cores))
+        if count == sizes[-1] and cores > 1:
+            one = burst(count, 1, naive=False)
+            print(
+                f"  with 1 worker: {one['a_seconds']:.2f} s ({one['a_rate']:.1f} forms/s), "
+                f"peak RSS {mb(int(one['a_rss']))}"
+            )
+    print(f"\nA burst of {big} forms that make no documents (rfas, marf; 10% invalid):")
+    report_burst(burst(big, cores, mix=NO_DOCUMENTS, naive=False))
+    if not args.skip_latency:
+        samples = 20 if args.quick else 60
+        print(f"\nPickup latency, drop to receipt ({samples} forms each):")
+        for label, polling in (("native events", None), ("polling every 0.25 s", 0.25)):
+            for kinds_label, kinds in (
+                ("without documents", NO_DOCUMENTS),
+                ("with documents", [("notification", 50), ("transfer", 50)]),
+            ):
+                times = latency(polling, kinds, samples)
+                print(
+                    f"  {label}, {kinds_label}: p50 {percentile(times, 0.5) * 1000:.0f} ms, "
+                    f"p95 {percentile(times, 0.95) * 1000:.0f} ms"
+                )
+
+
+if __name__ == "__main__":
+    main()
