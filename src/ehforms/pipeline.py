@@ -313,6 +313,12 @@ def _init_worker(root: Path, config: Config) -> None:
     mailroom = Mailroom(root, config)
     _worker["mailroom"] = mailroom
     _worker["ledger"] = Ledger(mailroom.state / LEDGER, config.file_mode)
+    renderer_for(mailroom.root).warm()
+
+
+def _ready() -> bool:
+    """Submitted once per worker at the start of a batch: starts (and warms) the pool early."""
+    return True
 
 
 def work(job: Job, mailroom: Mailroom | None = None, ledger: Ledger | None = None) -> Result:
@@ -460,7 +466,11 @@ class Postroom:
     ) -> list[Result]:
         """Process what was in flight and then ``paths`` (default: the whole inbox), once."""
         jobs = self.recovered(time.monotonic())
-        for path in self.backlog() if paths is None else paths:
+        backlog = self.backlog() if paths is None else list(paths)
+        if self.workers > 1 and len(jobs) + len(backlog) > 1:
+            for _ in range(self.workers):  # workers start while this process claims
+                self.executor().submit(_ready)
+        for path in backlog:
             job = self.claim(path)
             if job is not None:
                 jobs.append(job)

@@ -102,6 +102,13 @@ class Renderer:
         self._font_config: Any = None
         self._fetcher: Any = None
 
+    def warm(self) -> None:
+        """Load fonts and the templates' engine now, so the first form does not wait for them."""
+        from weasyprint import HTML
+
+        font_config, fetcher = self._weasy()
+        HTML(string="<p>ehforms</p>", url_fetcher=fetcher).render(font_config=font_config)
+
     def find(self, name: str) -> Path:
         for folder in self.folders:
             if (folder / name).is_file():

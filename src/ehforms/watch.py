@@ -213,6 +213,7 @@ class Watcher:
         """Watch until stopped. Every batch in hand is finished before it returns."""
         log.info("watching %s (%s)", self.inbox, "polling" if self.polling else "events")
         self._start_observer()
+        self._warm()
         self._process([])  # finish whatever a stopped or crashed run left claimed
         next_scan = 0.0
         next_beat = 0.0
@@ -237,6 +238,15 @@ class Watcher:
         finally:
             self._stop_observer()
             log.info("stopped watching")
+
+    def _warm(self) -> None:
+        """Fonts and templates now, not when the first form is waiting."""
+        from ehforms.render import renderer_for
+
+        try:
+            renderer_for(self.postroom.mailroom.root).warm()
+        except Exception as error:  # a broken template folder shows itself per form instead
+            log.warning("could not load the templates at start-up (%s)", type(error).__name__)
 
     def _drain(self, now: float) -> None:
         while True:
