@@ -317,14 +317,28 @@ def test_demo_routes_the_samples_the_same_on_any_day(runner, tmp_path):
 
 
 def test_render_writes_a_forms_documents(runner, tmp_path):
-    result = runner.invoke(cli, ["render", str(FIXTURES / "transfer.json"), "--to",
-                                 str(tmp_path / "docs"), "--received-at", AT,
-                                 "--root", str(tmp_path)])
+    result = runner.invoke(
+        cli,
+        [
+            "render",
+            str(FIXTURES / "transfer.json"),
+            "--to",
+            str(tmp_path / "docs"),
+            "--received-at",
+            AT,
+            "--root",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert result.output == "".join(
         f"Wrote {tmp_path / 'docs' / name}\n"
-        for name in ("consent-letter.pdf", "consent-letter.docx", "allocations-pro-forma.pdf",
-                     "allocations-pro-forma.docx")
+        for name in (
+            "consent-letter.pdf",
+            "consent-letter.docx",
+            "allocations-pro-forma.pdf",
+            "allocations-pro-forma.docx",
+        )
     )
 
 
@@ -332,8 +346,19 @@ def test_render_a_form_with_problems_renders_nothing(runner, tmp_path, example):
     form = example("closure")
     form.pop("lead_practitioner")
     path = write(tmp_path, "closure.json", form)
-    result = runner.invoke(cli, ["render", str(path), "--to", str(tmp_path / "docs"),
-                                 "--received-at", AT, "--root", str(tmp_path)])
+    result = runner.invoke(
+        cli,
+        [
+            "render",
+            str(path),
+            "--to",
+            str(tmp_path / "docs"),
+            "--received-at",
+            AT,
+            "--root",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code == 1
     assert result.output == (
         f"{path}: lead_practitioner: Enter the lead practitioner: a case steps down to Early "
@@ -346,8 +371,19 @@ def test_render_a_safeguarding_redirect_makes_no_letter(runner, tmp_path, exampl
     form = example("notification")
     form["level_of_need"] = 5
     path = write(tmp_path, "n.json", form)
-    result = runner.invoke(cli, ["render", str(path), "--to", str(tmp_path / "docs"),
-                                 "--received-at", AT, "--root", str(tmp_path)])
+    result = runner.invoke(
+        cli,
+        [
+            "render",
+            str(path),
+            "--to",
+            str(tmp_path / "docs"),
+            "--received-at",
+            AT,
+            "--root",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code == 0
     assert result.output == (
         f"{path}: no documents: it goes to MASH as a safeguarding concern, and no letter is "

@@ -195,7 +195,7 @@ def test_a_missing_mailbox_folder_is_a_delivery_error(claimed, tmp_path):
 def test_a_write_that_fails_is_a_delivery_error(claimed, monkeypatch, code, reason):
     mailroom, claim = claimed
 
-    def fail(path, data):
+    def fail(path, data, **kwargs):
         raise OSError(code, "injected")
 
     monkeypatch.setattr(mailroom, "write_file", fail)

@@ -211,11 +211,11 @@ class TestRecovery:
         real = room.mailroom.write_file
         calls = {"n": 0}
 
-        def crash_in_second_mailbox(target, payload):
+        def crash_in_second_mailbox(target, payload, **kwargs):
             if "sw-north" in str(target):
                 raise OSError(errno.EIO, "injected crash")
             calls["n"] += 1
-            real(target, payload)
+            real(target, payload, **kwargs)
 
         monkeypatch.setattr(room.mailroom, "write_file", crash_in_second_mailbox)
         (failed,) = room.run()
@@ -254,7 +254,7 @@ def test_a_failed_delivery_is_retried_with_backoff_and_never_dropped(root, monke
     drop(path, "rfas.json", load_example("rfas"))
     room = postroom(root)
 
-    def disk_full(target, payload):
+    def disk_full(target, payload, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(room.mailroom, "write_file", disk_full)

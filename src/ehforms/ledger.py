@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,16 +98,20 @@ class Ledger:
             (dt.datetime.now(dt.UTC).isoformat(), submission_id, event, detail),
         )
 
-    def claimed(self, submission_id: str, sha256: str, source: str, received_at: dt.datetime):
-        """Record a claimed file; a second call for the same id changes nothing."""
+    def claimed(self, claims: Iterable[tuple[str, str, str, dt.datetime]]) -> None:
+        """Record claimed files (id, sha256, source, received_at) in one transaction, in order.
+
+        A claim already recorded is left as it is, so recovery may record one again.
+        """
         with self.transaction():
-            cursor = self.db.execute(
-                "INSERT OR IGNORE INTO submissions (submission_id, sha256, source, received_at, "
-                "state) VALUES (?, ?, ?, ?, 'claimed')",
-                (submission_id, sha256, source, received_at.isoformat()),
-            )
-            if cursor.rowcount:
-                self._event(submission_id, "claimed")
+            for submission_id, sha256, source, received_at in claims:
+                cursor = self.db.execute(
+                    "INSERT OR IGNORE INTO submissions (submission_id, sha256, source, "
+                    "received_at, state) VALUES (?, ?, ?, ?, 'claimed')",
+                    (submission_id, sha256, source, received_at.isoformat()),
+                )
+                if cursor.rowcount:
+                    self._event(submission_id, "claimed")
 
     def first_with_hash(self, sha256: str, submission_id: str) -> Seen | None:
         """The first submission of the same bytes claimed before this one (claim order)."""

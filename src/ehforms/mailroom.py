@@ -186,8 +186,11 @@ class Mailroom:
             raise DeliveryError(f"Refused to write outside the working root: {path}")
         return resolved
 
-    def write_file(self, path: Path, data: bytes) -> None:
-        self._inside(path)
+    def write_file(self, path: Path, data: bytes, *, checked: bool = False) -> None:
+        """Write a whole file, durably, with the configured mode. ``checked``: the caller has
+        already made sure ``path`` is inside the root."""
+        if not checked:
+            self._inside(path)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, self.config.file_mode)
         try:
             os.fchmod(fd, self.config.file_mode)
@@ -218,8 +221,9 @@ class Mailroom:
     def claim(self, path: Path, received_at: dt.datetime) -> Claim | None:
         """Take a file from the inbox by atomic rename; None when another process took it."""
         submission_id = new_submission_id(received_at)
-        home = self.processing / submission_id
-        self.mkdir(home)
+        home = self.processing / submission_id  # a ULID: always a safe name under the root
+        home.mkdir(mode=self.config.dir_mode)
+        os.chmod(home, self.config.dir_mode)
         target = home / path.name
         try:
             os.rename(path, target)
@@ -280,7 +284,8 @@ class Mailroom:
             try:
                 if partial.exists():
                     shutil.rmtree(partial)  # our own half-written folder from a crash
-                self.mkdir(partial)
+                partial.mkdir(mode=self.config.dir_mode)  # base and folder checked above
+                os.chmod(partial, self.config.dir_mode)
                 self._fill(partial, claim, outcome)
                 os.rename(partial, final)
             except OSError as error:
@@ -291,16 +296,17 @@ class Mailroom:
         return written
 
     def _fill(self, folder: Path, claim: Claim, outcome: Outcome) -> None:
-        original = folder / safe_file_name(claim.source)
-        self.write_file(original, claim.path.read_bytes())
+        """Every name below is made safe, in a folder already checked to be inside the root."""
+        write = self.write_file
+        write(folder / safe_file_name(claim.source), claim.path.read_bytes(), checked=True)
         if outcome.form_json is not None:
-            self.write_file(folder / "form.json", outcome.form_json)
+            write(folder / "form.json", outcome.form_json, checked=True)
         for name, data in (outcome.documents or {}).items():
-            self.write_file(folder / safe_file_name(name), data)
+            write(folder / safe_file_name(name), data, checked=True)
         if outcome.errors_txt:
-            self.write_file(folder / "errors.txt", outcome.errors_txt.encode("utf-8"))
+            write(folder / "errors.txt", outcome.errors_txt.encode("utf-8"), checked=True)
         receipt = json.dumps(outcome.receipt, indent=2, ensure_ascii=False) + "\n"
-        self.write_file(folder / "receipt.json", receipt.encode("utf-8"))
+        write(folder / "receipt.json", receipt.encode("utf-8"), checked=True)
 
     def archive_claim(self, claim: Claim) -> None:
         """Keep the original for good, outside the inbox and the rescans."""

@@ -432,15 +432,17 @@ class Postroom:
 
     def claim(self, path: Path) -> Job | None:
         claim = self.mailroom.claim(path, self.clock())
-        if claim is None:
-            return None
-        return self._register(claim)
+        return None if claim is None else self._job(claim)
 
-    def _register(self, claim: Claim) -> Job:
+    def _job(self, claim: Claim) -> Job:
         sha256 = hashlib.sha256(claim.path.read_bytes()).hexdigest()
-        self.ledger.claimed(claim.submission_id, sha256, claim.source, claim.received_at)
         log.info("submission %s: claimed", claim.submission_id)
         return Job(claim, sha256)
+
+    def _record(self, jobs: list[Job]) -> None:
+        self.ledger.claimed(
+            (j.claim.submission_id, j.sha256, j.claim.source, j.claim.received_at) for j in jobs
+        )
 
     def recovered(self, now: float) -> list[Job]:
         """Claims left in ``processing/`` (a stop, a crash, a failed delivery) that are due."""
@@ -453,7 +455,7 @@ class Postroom:
             if seen is not None and seen.state == "done":
                 self.mailroom.archive_claim(claim)  # stopped after the ledger, before archive
                 continue
-            jobs.append(self._register(claim))
+            jobs.append(self._job(claim))
         return jobs
 
     # -- processing -------------------------------------------------------------------
@@ -474,6 +476,7 @@ class Postroom:
             job = self.claim(path)
             if job is not None:
                 jobs.append(job)
+        self._record(jobs)
         if on_claimed is not None:
             on_claimed(len(jobs))
         firsts: list[Job] = []

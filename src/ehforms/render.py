@@ -186,15 +186,14 @@ def template_folders(root: Path | None) -> list[Path]:
     return folders
 
 
-_renderers: dict[tuple[Path, ...], Renderer] = {}
+_renderers: dict[Path | None, Renderer] = {}
 
 
 def renderer_for(root: Path | None) -> Renderer:
     """One Renderer per process and root: templates and fonts are loaded once."""
-    key = tuple(template_folders(root))
-    if key not in _renderers:
-        _renderers[key] = Renderer(key)
-    return _renderers[key]
+    if root not in _renderers:
+        _renderers[root] = Renderer(template_folders(root))
+    return _renderers[root]
 
 
 def page_count(pdf: bytes) -> int:

@@ -72,6 +72,17 @@ class Validation:
         return not self.errors
 
 
+_instances: dict[str, FormSchema] = {}
+
+
+def schema_for(form_type: str) -> FormSchema:
+    """One schema instance per form type and process: building one (and its nested parts) costs
+    more than a load, and a load keeps no state in it (the time of receipt is a context var)."""
+    if form_type not in _instances:
+        _instances[form_type] = SCHEMAS[form_type]()
+    return _instances[form_type]
+
+
 def flatten(messages: Any, path: str = "") -> list[FieldError]:
     """marshmallow's nested ``messages`` as a flat list of (path, message)."""
     if isinstance(messages, str):
@@ -151,7 +162,7 @@ def validate(
     data["form_type"] = form_type
     with receiving(received_at, timezone, frozenset(hubs)):
         try:
-            loaded = SCHEMAS[form_type]().load(data)
+            loaded = schema_for(form_type).load(data)
         except ValidationError as error:
             errors = tuple(flatten(error.messages))
             return Validation(form_type, None, errors, safeguarding, raw)
