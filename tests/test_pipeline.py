@@ -376,3 +376,17 @@ def make_config():
 )
 def test_urgent_looking_files_are_spotted_cheaply(head, urgent):
     assert looks_urgent(head) is urgent
+
+
+def test_a_file_over_the_size_limit_is_rejected_whole_without_reading_it_all(tmp_path):
+    config = make_root(tmp_path, {"EHFORMS_MAX_FILE_BYTES": "2048"})
+    data = b'{"form_type": "rfas", "notes": "' + b"x" * 50_000 + b'"}'
+    drop(tmp_path, "big.json", data)
+    with Postroom(tmp_path, config, clock=lambda: RECEIVED) as room:
+        (result,) = room.run()
+    receipt = result.outcome.receipt
+    assert receipt["status"] == "rejected"
+    assert receipt["sha256"] == sha(data)
+    assert receipt["errors"][0]["message"].startswith("The file is larger than 2 KB")
+    kept = tmp_path / "rejected" / result.outcome.folder / "big.json"
+    assert kept.read_bytes() == data

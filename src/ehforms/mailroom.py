@@ -202,6 +202,18 @@ class Mailroom:
         finally:
             os.close(fd)
 
+    def copy_file(self, source: Path, target: Path) -> None:
+        """Copy a file of any size without holding it in memory (target already checked)."""
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, self.config.file_mode)
+        try:
+            os.fchmod(fd, self.config.file_mode)
+            with source.open("rb") as handle, os.fdopen(os.dup(fd), "wb") as out:
+                shutil.copyfileobj(handle, out, 1024 * 1024)
+                out.flush()
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
     # -- the inbox ----------------------------------------------------------------------
 
     def candidates(self) -> list[Path]:
@@ -298,7 +310,7 @@ class Mailroom:
     def _fill(self, folder: Path, claim: Claim, outcome: Outcome) -> None:
         """Every name below is made safe, in a folder already checked to be inside the root."""
         write = self.write_file
-        write(folder / safe_file_name(claim.source), claim.path.read_bytes(), checked=True)
+        self.copy_file(claim.path, folder / safe_file_name(claim.source))
         if outcome.form_json is not None:
             write(folder / "form.json", outcome.form_json, checked=True)
         for name, data in (outcome.documents or {}).items():

@@ -16,6 +16,7 @@ import logging
 import multiprocessing
 import re
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -162,12 +163,14 @@ def prepare(
     config: Config,
     renderer: Renderer | None = None,
     withheld_for: Callable[[str], list[str] | None] = lambda case_id: None,
+    sha256: str | None = None,
 ) -> Outcome:
     """Everything about one submission but the writing: validate, route, render, receipt.
 
     With no ``renderer`` no documents are made (``ehforms validate`` and tests of routing).
+    ``sha256`` is the whole file's, where ``data`` was cut short at the size limit.
     """
-    sha256 = hashlib.sha256(data).hexdigest()
+    sha256 = sha256 or hashlib.sha256(data).hexdigest()
     validation = check(name, data, received_at, config)
     decision = routing.route(validation, config, received_at)
     form = validation.data if validation.valid else validation.raw
@@ -328,7 +331,8 @@ def work(job: Job, mailroom: Mailroom | None = None, ledger: Ledger | None = Non
     config = mailroom.config
     claim = job.claim
     try:
-        data = claim.path.read_bytes()
+        with claim.path.open("rb") as handle:  # past the size limit, the rest is not read
+            data = handle.read(config.max_file_bytes + 1)
     except OSError as error:
         return Result(claim, error=f"Could not read the claimed file: {error.strerror}")
     try:
@@ -350,9 +354,18 @@ def work(job: Job, mailroom: Mailroom | None = None, ledger: Ledger | None = Non
                 config=config,
                 renderer=renderer_for(mailroom.root),
                 withheld_for=ledger.withheld,
+                sha256=job.sha256,
             )
     except Exception as error:  # a bug must not lose the file: give it an outcome
-        log.exception("submission %s: fault while preparing", claim.submission_id)
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        # the type and place only: an exception's message may quote the form
+        log.error(
+            "submission %s: fault while preparing (%s at %s:%s)",
+            claim.submission_id,
+            type(error).__name__,
+            Path(where.filename).name,
+            where.lineno,
+        )
         outcome = fault(
             name=claim.source,
             data=data,
@@ -419,7 +432,10 @@ class Postroom:
 
     def backlog(self) -> list[Path]:
         """The inbox's files, urgent-looking ones first, then oldest first."""
+        return self._urgent_first(self.mailroom.candidates())
 
+    @staticmethod
+    def _urgent_first(paths: Iterable[Path]) -> list[Path]:
         def order(path: Path) -> tuple[int, float]:
             try:
                 with path.open("rb") as handle:
@@ -428,14 +444,15 @@ class Postroom:
             except OSError:
                 return (1, 0.0)
 
-        return sorted(self.mailroom.candidates(), key=order)
+        return sorted(paths, key=order)
 
     def claim(self, path: Path) -> Job | None:
         claim = self.mailroom.claim(path, self.clock())
         return None if claim is None else self._job(claim)
 
     def _job(self, claim: Claim) -> Job:
-        sha256 = hashlib.sha256(claim.path.read_bytes()).hexdigest()
+        with claim.path.open("rb") as handle:
+            sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
         log.info("submission %s: claimed", claim.submission_id)
         return Job(claim, sha256)
 
@@ -468,7 +485,7 @@ class Postroom:
     ) -> list[Result]:
         """Process what was in flight and then ``paths`` (default: the whole inbox), once."""
         jobs = self.recovered(time.monotonic())
-        backlog = self.backlog() if paths is None else list(paths)
+        backlog = self.backlog() if paths is None else self._urgent_first(paths)
         if self.workers > 1 and len(jobs) + len(backlog) > 1:
             for _ in range(self.workers):  # workers start while this process claims
                 self.executor().submit(_ready)
