@@ -216,6 +216,35 @@ def _case_id(validation: Validation) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
 
+def _problem(
+    *,
+    name: str,
+    sha256: str,
+    submission_id: str,
+    received_at: dt.datetime,
+    form_type: str | None,
+    decision: routing.Decision,
+    message: str,
+    duplicate_of: str | None = None,
+) -> Outcome:
+    """An outcome that is one problem: a duplicate, or a fault in ehforms itself."""
+    errors = (FieldError(None, message),)
+    return Outcome(
+        receipt=receipt(
+            submission_id=submission_id,
+            source=name,
+            sha256=sha256,
+            received_at=received_at,
+            form_type=form_type,
+            decision=decision,
+            errors=errors,
+            duplicate_of=duplicate_of,
+        ),
+        folder=folder_name(received_at, form_type, None, submission_id),
+        errors_txt=errors_text(errors),
+    )
+
+
 def duplicate(
     *,
     name: str,
@@ -227,30 +256,23 @@ def duplicate(
 ) -> Outcome:
     """The outcome of bytes seen before: ``rejected/``, saying when and where they went."""
     where = (
-        "rejected/" + (first.folder or "")
-        if not first.mailboxes
-        else f"outbox/{first.mailboxes[0]}/{first.folder}"
+        f"outbox/{first.mailboxes[0]}/{first.folder}"
+        if first.mailboxes
+        else f"rejected/{first.folder or ''}"
     )
-    message = (
-        f"This file was already received on {human_time(first.received_at, config)} as "
-        f"submission {first.submission_id} and went to {where}. It has not been sent on again. "
-        "If it is a new form, change it and send it again"
-    )
-    errors = (FieldError(None, message),)
-    decision = routing.Decision(routing.DUPLICATE)
-    return Outcome(
-        receipt=receipt(
-            submission_id=submission_id,
-            source=name,
-            sha256=sha256,
-            received_at=received_at,
-            form_type=first.form_type,
-            decision=decision,
-            errors=errors,
-            duplicate_of=first.submission_id,
+    return _problem(
+        name=name,
+        sha256=sha256,
+        submission_id=submission_id,
+        received_at=received_at,
+        form_type=first.form_type,
+        decision=routing.Decision(routing.DUPLICATE),
+        duplicate_of=first.submission_id,
+        message=(
+            f"This file was already received on {human_time(first.received_at, config)} as "
+            f"submission {first.submission_id} and went to {where}. It has not been sent on "
+            "again. If it is a new form, change it and send it again"
         ),
-        folder=folder_name(received_at, first.form_type, None, submission_id),
-        errors_txt=errors_text(errors),
     )
 
 
@@ -258,36 +280,30 @@ def fault(
     *,
     name: str,
     data: bytes,
+    sha256: str,
     submission_id: str,
     received_at: dt.datetime,
     config: Config,
     error: BaseException,
 ) -> Outcome:
     """When ehforms itself fails on a file: MASH if it may be urgent, else ``rejected/``."""
-    urgent = looks_urgent(data[:65536])
     decision = (
         routing.Decision(routing.REDIRECTED, (config.mash_mailbox,), routing.URGENT)
-        if urgent
+        if looks_urgent(data[:65536])
         else routing.Decision(routing.REJECTED)
     )
-    problem = FieldError(
-        None,
-        f"ehforms could not process this file because of a fault in ehforms itself "
-        f"({type(error).__name__}). The file is kept here: tell the system administrator, "
-        f"quoting submission {submission_id}",
-    )
-    return Outcome(
-        receipt=receipt(
-            submission_id=submission_id,
-            source=name,
-            sha256=hashlib.sha256(data).hexdigest(),
-            received_at=received_at,
-            form_type=None,
-            decision=decision,
-            errors=(problem,),
+    return _problem(
+        name=name,
+        sha256=sha256,
+        submission_id=submission_id,
+        received_at=received_at,
+        form_type=None,
+        decision=decision,
+        message=(
+            f"ehforms could not process this file because of a fault in ehforms itself "
+            f"({type(error).__name__}). The file is kept here: tell the system administrator, "
+            f"quoting submission {submission_id}"
         ),
-        folder=folder_name(received_at, None, None, submission_id),
-        errors_txt=errors_text((problem,)),
     )
 
 
@@ -369,6 +385,7 @@ def work(job: Job, mailroom: Mailroom | None = None, ledger: Ledger | None = Non
         outcome = fault(
             name=claim.source,
             data=data,
+            sha256=job.sha256,
             submission_id=claim.submission_id,
             received_at=claim.received_at,
             config=config,

@@ -8,7 +8,7 @@ from marshmallow import ValidationError
 
 from ehforms.forms.base import BaseSchema
 from ehforms.forms.fields import Choice, Many, Part, Text, Timestamp
-from ehforms.forms.parts import Child
+from ehforms.forms.parts import Child, Person
 
 FORM_TYPES = ("notification", "rfas", "transfer", "marf", "closure")
 
@@ -29,6 +29,16 @@ def children_field() -> Many:
         item="child",
         min_items=1,
         required=True,
+    )
+
+
+def family_field(*, required: bool = False) -> Many:
+    return Many(
+        "family members",
+        Part("family member's details", Person, owner="the family member"),
+        item="family member",
+        min_items=1 if required else 0,
+        required=required,
     )
 
 

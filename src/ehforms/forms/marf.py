@@ -7,10 +7,10 @@ from typing import Any
 from marshmallow import ValidationError, validates_schema
 
 from ehforms.forms.base import BaseSchema
-from ehforms.forms.common import FormSchema, children_field
+from ehforms.forms.common import FormSchema, children_field, family_field
 from ehforms.forms.context import current
-from ehforms.forms.fields import Bool, Date, Level, LongText, Many, Part, Text, join_choices
-from ehforms.forms.parts import Address, Consent, Person, Practitioner
+from ehforms.forms.fields import Bool, Date, Level, LongText, Part, Text, join_choices
+from ehforms.forms.parts import Address, Consent, Practitioner
 
 
 class PreviousSocialWork(BaseSchema):
@@ -34,11 +34,7 @@ class Marf(FormSchema):
 
     referrer = Part("referrer's details", Practitioner, owner="the referrer", required=True)
     children = children_field()
-    family = Many(
-        "family members",
-        Part("family member's details", Person, owner="the family member"),
-        item="family member",
-    )
+    family = family_field()
     address = Part("address", Address, required=True)
     level_of_need = Level((4, 5), required=True)
     child_protection_concern = Bool("there is a child protection concern", required=True)

@@ -6,9 +6,9 @@ from typing import Any
 
 from marshmallow import validates_schema
 
-from ehforms.forms.common import FormSchema, children_field, require_consent_given
-from ehforms.forms.fields import Bool, Level, LongText, Many, Part
-from ehforms.forms.parts import Address, Consent, Person, Practitioner
+from ehforms.forms.common import FormSchema, children_field, family_field, require_consent_given
+from ehforms.forms.fields import Bool, Level, LongText, Part
+from ehforms.forms.parts import Address, Consent, Practitioner
 
 
 class Notification(FormSchema):
@@ -16,11 +16,7 @@ class Notification(FormSchema):
 
     referrer = Part("referrer's details", Practitioner, owner="the referrer", required=True)
     children = children_field()
-    family = Many(
-        "family members",
-        Part("family member's details", Person, owner="the family member"),
-        item="family member",
-    )
+    family = family_field()
     address = Part("address", Address, required=True)
     consent = Part("family's consent", Consent, required=True)
     # Level 5 is accepted here: routing redirects it to MASH (a safeguarding concern).

@@ -7,9 +7,9 @@ from typing import Any
 from marshmallow import ValidationError, validates_schema
 
 from ehforms.forms.base import BaseSchema
-from ehforms.forms.common import FormSchema, children_field, require_consent_given
+from ehforms.forms.common import FormSchema, children_field, family_field, require_consent_given
 from ehforms.forms.fields import Choice, Date, Level, Lines, LongText, Many, Part, Text
-from ehforms.forms.parts import Address, Consent, Contact, Person, Practitioner
+from ehforms.forms.parts import Address, Consent, Contact, Practitioner
 
 TRANSFER_TYPES = ("step_down", "joint_worked")
 ASSESSMENT_KINDS = (
@@ -41,13 +41,7 @@ class Transfer(FormSchema):
         "social worker's details", Practitioner, owner="the social worker", required=True
     )
     children = children_field()
-    family = Many(
-        "family members",
-        Part("family member's details", Person, owner="the family member"),
-        item="family member",
-        min_items=1,
-        required=True,
-    )
+    family = family_field(required=True)
     address = Part("address", Address, required=True)
     consent = Part("family's consent", Consent, required=True)
     level_of_need = Level((3, 4, 5), required=True)
