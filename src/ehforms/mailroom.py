@@ -263,10 +263,6 @@ class Mailroom:
 
     # -- outcomes -----------------------------------------------------------------------
 
-    def outcome_folder(self, mailbox: str | None, folder: str) -> Path:
-        base = self.rejected if mailbox is None else self.outbox / mailbox
-        return base / folder
-
     def deliver(self, claim: Claim, outcome: Outcome) -> list[Path]:
         """Write the outcome into every mailbox (or ``rejected/``); skip those already done.
 

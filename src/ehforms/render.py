@@ -68,12 +68,6 @@ def _make_fetcher(folders: Iterable[Path]) -> Any:
     return SafeFetcher(allow_redirects=False)
 
 
-def long_date_filter(value: Any) -> str:
-    from ehforms.documents import long_date
-
-    return long_date(value) if value else ""
-
-
 @dataclass
 class Rendered:
     name: str
@@ -97,7 +91,6 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.jinja.filters["long_date"] = long_date_filter
         self._docx: dict[str, bytes] = {}
         self._font_config: Any = None
         self._fetcher: Any = None
