@@ -238,3 +238,20 @@ def test_the_heartbeat(tmp_path):
     assert mailroom.heartbeat() is None
     mailroom.beat("events", dt.datetime(2026, 11, 24, 9, tzinfo=dt.UTC))
     assert mailroom.heartbeat()["at"] == "2026-11-24T09:00:00+00:00"
+
+
+def test_a_share_that_refuses_modes_still_gets_the_form(claimed, monkeypatch, caplog):
+    mailroom, claim = claimed
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr("ehforms.mailroom._warned_modes", set())
+    monkeypatch.setattr("os.chmod", refuse)
+    monkeypatch.setattr("os.fchmod", refuse)
+    with caplog.at_level("WARNING", logger="ehforms"):
+        written = mailroom.deliver(claim, outcome(("mash", "sw-north")))
+    assert all((folder / "receipt.json").exists() for folder in written)
+    assert caplog.messages == [
+        "cannot set file modes here (EPERM): the share's permissions apply"
+    ]

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ehforms.mailroom import set_mode
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
@@ -74,7 +75,7 @@ class Ledger:
         # opened it: a Watcher runs on its own thread.
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         if new:
-            os.chmod(path, file_mode)
+            set_mode(path, file_mode)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import json
+import logging
 import os
 import re
 import shutil
@@ -27,6 +28,8 @@ from ulid import ULID
 
 from ehforms.config import Config
 from ehforms.errors import DeliveryError, RootError
+
+log = logging.getLogger("ehforms")
 
 INBOX = "inbox"
 OUTBOX = "outbox"
@@ -46,6 +49,30 @@ WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {
     f"{p}{n}" for p in ("COM", "LPT") for n in range(1, 10)
 }
 OUTPUT_NAMES = {"form.json", "receipt.json", "errors.txt"}
+
+
+_warned_modes: set[str] = set()
+
+
+def set_mode(target: int | Path, mode: int) -> None:
+    """chmod (or fchmod, for a file descriptor), best effort.
+
+    A share mounted without Unix permissions (CIFS ``noperm``, some NAS exports) refuses or
+    ignores modes; there the share's own permissions govern, and refusing to deliver a form
+    over it would lose more than it protects. Said once in the log.
+    """
+    try:
+        if isinstance(target, int):
+            os.fchmod(target, mode)
+        else:
+            os.chmod(target, mode)
+    except OSError as error:
+        if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EACCES):
+            raise
+        kind = errno.errorcode.get(error.errno or 0, "error")
+        if kind not in _warned_modes:
+            _warned_modes.add(kind)
+            log.warning("cannot set file modes here (%s): the share's permissions apply", kind)
 
 
 def ignored(name: str) -> bool:
@@ -153,7 +180,7 @@ class Mailroom:
                 folder.mkdir()
             except FileExistsError:
                 continue
-            os.chmod(folder, self.config.dir_mode)
+            set_mode(folder, self.config.dir_mode)
 
     def init(self) -> list[Path]:
         """Make every folder the root needs; what exists already is left as it is."""
@@ -166,7 +193,7 @@ class Mailroom:
                 made.append(folder)
             self.mkdir(folder)
         if self.inbox in made:
-            os.chmod(self.inbox, self.config.inbox_mode)  # business support write here
+            set_mode(self.inbox, self.config.inbox_mode)  # business support write here
         return made
 
     def check(self) -> None:
@@ -193,7 +220,7 @@ class Mailroom:
             self._inside(path)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, self.config.file_mode)
         try:
-            os.fchmod(fd, self.config.file_mode)
+            set_mode(fd, self.config.file_mode)
             view = memoryview(data)
             while view:
                 written = os.write(fd, view)
@@ -206,7 +233,7 @@ class Mailroom:
         """Copy a file of any size without holding it in memory (target already checked)."""
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, self.config.file_mode)
         try:
-            os.fchmod(fd, self.config.file_mode)
+            set_mode(fd, self.config.file_mode)
             with source.open("rb") as handle, os.fdopen(os.dup(fd), "wb") as out:
                 shutil.copyfileobj(handle, out, 1024 * 1024)
                 out.flush()
@@ -235,7 +262,7 @@ class Mailroom:
         submission_id = new_submission_id(received_at)
         home = self.processing / submission_id  # a ULID: always a safe name under the root
         home.mkdir(mode=self.config.dir_mode)
-        os.chmod(home, self.config.dir_mode)
+        set_mode(home, self.config.dir_mode)
         target = home / path.name
         try:
             os.rename(path, target)
@@ -293,7 +320,7 @@ class Mailroom:
                 if partial.exists():
                     shutil.rmtree(partial)  # our own half-written folder from a crash
                 partial.mkdir(mode=self.config.dir_mode)  # base and folder checked above
-                os.chmod(partial, self.config.dir_mode)
+                set_mode(partial, self.config.dir_mode)
                 self._fill(partial, claim, outcome)
                 os.rename(partial, final)
             except OSError as error:
