@@ -252,6 +252,4 @@ def test_a_share_that_refuses_modes_still_gets_the_form(claimed, monkeypatch, ca
     with caplog.at_level("WARNING", logger="ehforms"):
         written = mailroom.deliver(claim, outcome(("mash", "sw-north")))
     assert all((folder / "receipt.json").exists() for folder in written)
-    assert caplog.messages == [
-        "cannot set file modes here (EPERM): the share's permissions apply"
-    ]
+    assert caplog.messages == ["cannot set file modes here (EPERM): the share's permissions apply"]

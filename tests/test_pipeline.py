@@ -390,3 +390,18 @@ def test_a_file_over_the_size_limit_is_rejected_whole_without_reading_it_all(tmp
     assert receipt["errors"][0]["message"].startswith("The file is larger than 2 KB")
     kept = tmp_path / "rejected" / result.outcome.folder / "big.json"
     assert kept.read_bytes() == data
+
+
+def test_a_closure_in_the_same_batch_as_its_transfer_shows_what_the_family_withheld(root):
+    path, _ = root
+    drop(path, "a-closure.json", load_example("closure"))  # before the transfer, by name
+    drop(path, "b-transfer.json", load_example("transfer"))
+    with postroom(root, workers=2) as room:
+        results = {r.claim.source: r for r in room.run()}
+    folder = path / "outbox" / "eh-central" / results["a-closure.json"].outcome.folder
+    from pypdf import PdfReader
+
+    text = " ".join(
+        page.extract_text() for page in PdfReader(folder / "case-closure-note.pdf").pages
+    )
+    assert "Mother's mental health history" in text

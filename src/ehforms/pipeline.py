@@ -49,6 +49,17 @@ def looks_urgent(head: bytes) -> bool:
     return bool(_URGENT_SIGNS.search(head))
 
 
+_CLOSURE_SIGN = re.compile(rb'"form_type"\s*:\s*"\s*closure', re.IGNORECASE)
+
+
+def looks_like_closure(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return bool(_CLOSURE_SIGN.search(handle.read(65536)))
+    except OSError:
+        return False
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
@@ -514,11 +525,20 @@ class Postroom:
         if on_claimed is not None:
             on_claimed(len(jobs))
         firsts: list[Job] = []
+        closures: list[Job] = []
         repeats: list[Job] = []
         for job in jobs:
             job.first = self.ledger.first_with_hash(job.sha256, job.claim.submission_id)
-            (repeats if job.first is not None else firsts).append(job)
+            if job.first is not None:
+                repeats.append(job)
+            elif looks_like_closure(job.claim.path):
+                closures.append(job)
+            else:
+                firsts.append(job)
         results = self._execute(firsts, on_result)
+        # a closure note shows what the family withheld, which a transfer in this same batch
+        # may tell the ledger: closures go once the other forms have their outcomes
+        results += self._execute(closures, on_result)
         for job in repeats:  # after the first of the same bytes has its outcome
             job.first = self.ledger.first_with_hash(job.sha256, job.claim.submission_id)
             results += self._execute([job], on_result)
