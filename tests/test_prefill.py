@@ -243,6 +243,52 @@ def form_pdf(values=None, form_type="rfas"):
     return renderer_for(None).pdf("form", context, forms=True)
 
 
+def object_stream_bomb(inflated: int) -> bytes:
+    """A PDF whose AcroForm sits in an object stream that inflates to ``inflated`` bytes."""
+    import struct
+
+    out = io.BytesIO()
+    out.write(b"%PDF-1.5\n")
+    offsets = {}
+
+    def obj(num, body):
+        offsets[num] = out.tell()
+        out.write(f"{num} 0 obj\n".encode() + body + b"\nendobj\n")
+
+    obj(1, b"<< /Type /Catalog /Pages 2 0 R /AcroForm 5 0 R >>")
+    obj(2, b"<< /Type /Pages /Kids [] /Count 0 >>")
+    header = b"5 0 "
+    compressor = zlib.compressobj(9)
+    data = compressor.compress(header + b"<< /Fields [] >>" + b" " * inflated)
+    data += compressor.flush()
+    obj(
+        4,
+        f"<< /Type /ObjStm /N 1 /First {len(header)} /Length {len(data)} "
+        "/Filter /FlateDecode >>\nstream\n".encode()
+        + data
+        + b"\nendstream",
+    )
+    xref = out.tell()
+    rows = [
+        (0, 0, 65535),
+        (1, offsets[1], 0),
+        (1, offsets[2], 0),
+        (0, 0, 0),
+        (1, offsets[4], 0),
+        (2, 4, 0),
+        (1, xref, 0),
+    ]
+    table = b"".join(struct.pack(">BIH", *row) for row in rows)
+    out.write(
+        f"6 0 obj\n<< /Type /XRef /Size 7 /W [1 4 2] /Root 1 0 R /Length {len(table)} "
+        ">>\nstream\n".encode()
+        + table
+        + b"\nendstream\nendobj\n"
+    )
+    out.write(f"startxref\n{xref}\n%%EOF\n".encode())
+    return out.getvalue()
+
+
 class TestHostilePdfs:
     def test_an_encrypted_pdf(self):
         writer = PdfWriter(clone_from=PdfReader(io.BytesIO(form_pdf())))
@@ -267,6 +313,13 @@ class TestHostilePdfs:
     def test_an_oversized_pdf(self):
         with pytest.raises(IntakeError, match="larger than 1 KB"):
             read_pdf(form_pdf(), max_bytes=1024)
+
+    def test_a_bomb_in_the_object_streams_is_refused(self):
+        """The form's own objects inflate to 200 MB: pypdf's limit stops it, with a message."""
+        data = object_stream_bomb(200 * 1024 * 1024)
+        assert len(data) < 1024 * 1024
+        with pytest.raises(IntakeError, match=r"could not be read .*\(LimitReachedError\)"):
+            read_pdf(data)
 
     def test_a_decompression_bomb_is_never_expanded(self):
         """A page whose content inflates to 256 MB: only the form's fields are read."""
