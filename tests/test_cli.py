@@ -342,11 +342,8 @@ def test_render_writes_a_forms_documents(runner, tmp_path):
     )
 
 
-def test_render_a_form_with_problems_renders_nothing(runner, tmp_path, example):
-    form = example("closure")
-    form.pop("lead_practitioner")
-    path = write(tmp_path, "closure.json", form)
-    result = runner.invoke(
+def render(runner, path, tmp_path):
+    return runner.invoke(
         cli,
         [
             "render",
@@ -359,6 +356,13 @@ def test_render_a_form_with_problems_renders_nothing(runner, tmp_path, example):
             str(tmp_path),
         ],
     )
+
+
+def test_render_a_form_with_problems_renders_nothing(runner, tmp_path, example):
+    form = example("closure")
+    form.pop("lead_practitioner")
+    path = write(tmp_path, "closure.json", form)
+    result = render(runner, path, tmp_path)
     assert result.exit_code == 1
     assert result.output == (
         f"{path}: lead_practitioner: Enter the lead practitioner: a case steps down to Early "
@@ -371,19 +375,7 @@ def test_render_a_safeguarding_redirect_makes_no_letter(runner, tmp_path, exampl
     form = example("notification")
     form["level_of_need"] = 5
     path = write(tmp_path, "n.json", form)
-    result = runner.invoke(
-        cli,
-        [
-            "render",
-            str(path),
-            "--to",
-            str(tmp_path / "docs"),
-            "--received-at",
-            AT,
-            "--root",
-            str(tmp_path),
-        ],
-    )
+    result = render(runner, path, tmp_path)
     assert result.exit_code == 0
     assert result.output == (
         f"{path}: no documents: it goes to MASH as a safeguarding concern, and no letter is "

@@ -103,25 +103,19 @@ def root_with_case(tmp_path):
     return tmp_path, config
 
 
+def template(root, form_type, fmt, out, case=None):
+    case_args = ["--case", case] if case else []
+    return CliRunner().invoke(
+        cli,
+        ["template", form_type, "--root", str(root), *case_args, "--format", fmt, "-o", str(out)],
+    )
+
+
 def test_the_prefilled_pdf_round_trip(root_with_case, tmp_path_factory):
     """Prefill a PDF from the case, fill in the rest with pypdf, drop it in the inbox."""
     root, config = root_with_case
     out = tmp_path_factory.mktemp("out") / "rfas.pdf"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "template",
-            "rfas",
-            "--root",
-            str(root),
-            "--case",
-            "MC204811",
-            "--format",
-            "pdf",
-            "-o",
-            str(out),
-        ],
-    )
+    result = template(root, "rfas", "pdf", str(out), case="MC204811")
     assert result.exit_code == 0, result.output
     assert result.output == (
         f"Wrote {out}: Request for Additional Services, prefilled from case MC204811\n"
@@ -213,21 +207,7 @@ def test_template_refuses_a_case_after_consent_was_withdrawn(root_with_case):
     drop(root, "closure.json", closure)
     with Postroom(root, config, clock=lambda: RECEIVED) as room:
         room.run()
-    result = CliRunner().invoke(
-        cli,
-        [
-            "template",
-            "rfas",
-            "--root",
-            str(root),
-            "--case",
-            "MC204811",
-            "--format",
-            "json",
-            "-o",
-            str(root / "x.json"),
-        ],
-    )
+    result = template(root, "rfas", "json", str(root / "x.json"), case="MC204811")
     assert result.exit_code == 2
     assert result.stderr == (
         "Error: The family of case MC204811 withdrew their consent: nothing of theirs is offered "

@@ -56,6 +56,18 @@ def load(root: Path) -> Config:
     return load_config(root)
 
 
+def ledger_path(root: Path) -> Path:
+    from ehforms.mailroom import LEDGER, STATE
+
+    return root / STATE / LEDGER
+
+
+def worker_count(workers: int | None) -> int:
+    import os
+
+    return workers or os.cpu_count() or 1
+
+
 def parse_time(value: str | None) -> dt.datetime:
     if value is None:
         return dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -174,8 +186,7 @@ def render(form_file: Path, folder: Path, received_at: str | None, root: Path) -
     Exit status 1 when the form has problems (nothing is rendered), 2 when it cannot be read.
     """
     from ehforms.documents import plan
-    from ehforms.ledger import Ledger
-    from ehforms.mailroom import LEDGER, STATE
+    from ehforms.ledger import case_history_at, withheld_in
     from ehforms.pipeline import check, render_documents
     from ehforms.render import renderer_for
     from ehforms.routing import route
@@ -193,12 +204,8 @@ def render(form_file: Path, folder: Path, received_at: str | None, root: Path) -
             click.echo(f"{form_file}: {problem}")
         sys.exit(EXIT_INVALID)
     decision = route(checked, config, when)
-    withheld = None
     case_id = checked.data.get("case_id")
-    if case_id and (root / STATE / LEDGER).exists():
-        ledger = Ledger(root / STATE / LEDGER)
-        withheld = ledger.withheld(case_id)
-        ledger.close()
+    withheld = withheld_in(case_history_at(ledger_path(root), case_id)) if case_id else None
     planned = plan(checked.form_type, checked.data, decision, config, when, withheld)
     if not planned:
         reason = (
@@ -251,25 +258,16 @@ def template(
     A filled-in PDF dropped into the inbox is read back and processed like JSON.
     """
     from ehforms.forms import SCHEMAS
-    from ehforms.ledger import Ledger
-    from ehforms.mailroom import LEDGER, STATE, safe_part
-    from ehforms.prefill import PrefillRefused, carried, sections, skeleton
+    from ehforms.ledger import case_history_at
+    from ehforms.mailroom import safe_part
+    from ehforms.prefill import carried, sections, skeleton
     from ehforms.render import renderer_for
 
     values: dict[str, Any] = {"form_type": form_type}
     with user_errors():
         load(root)
         if case_id:
-            path = root / STATE / LEDGER
-            if not path.exists():
-                raise PrefillRefused(
-                    f"ehforms knows nothing of case {case_id}: start from a blank form"
-                )
-            ledger = Ledger(path)
-            try:
-                values = carried(form_type, ledger.case_history(case_id), case_id)
-            finally:
-                ledger.close()
+            values = carried(form_type, case_history_at(ledger_path(root), case_id), case_id)
     target = output or Path(f"{form_type}{'-' + safe_part(case_id) if case_id else ''}.{fmt}")
     title = SCHEMAS[form_type].title
     if fmt == "json":
@@ -355,29 +353,28 @@ def print_receipt(result: Any) -> None:
 def run_postroom(
     root: Path, workers: int | None, as_json: bool, received_at: dt.datetime | None
 ) -> list[Any]:
-    import os
-
-    from ehforms.pipeline import Postroom
+    from ehforms.pipeline import Postroom, utcnow
 
     with user_errors():
         config = load(root)
-    count = workers or os.cpu_count() or 1
-    clock = (lambda: received_at) if received_at is not None else None
-    with locked(root), user_errors():
-        postroom = Postroom(root, config, workers=count, **({"clock": clock} if clock else {}))
-        with postroom:
-            if as_json:
-                return postroom.run(on_result=print_receipt)
-            if not sys.stderr.isatty():
-                return postroom.run()
-            from rich.progress import Progress
+    clock = utcnow if received_at is None else (lambda: received_at)
+    with (
+        locked(root),
+        user_errors(),
+        Postroom(root, config, workers=worker_count(workers), clock=clock) as postroom,
+    ):
+        if as_json:
+            return postroom.run(on_result=print_receipt)
+        if not sys.stderr.isatty():
+            return postroom.run()
+        from rich.progress import Progress
 
-            with Progress(transient=True) as progress:
-                task = progress.add_task("Processing the inbox", total=None)
-                return postroom.run(
-                    on_claimed=lambda n: progress.update(task, total=n),
-                    on_result=lambda r: progress.advance(task),
-                )
+        with Progress(transient=True) as progress:
+            task = progress.add_task("Processing the inbox", total=None)
+            return postroom.run(
+                on_claimed=lambda n: progress.update(task, total=n),
+                on_result=lambda r: progress.advance(task),
+            )
 
 
 @cli.command()
@@ -449,7 +446,6 @@ def watch(root: Path, polling: float | None, workers: int | None) -> None:
     Stops cleanly on SIGTERM or Ctrl-C, finishing the files in hand. Logs (to stderr) name
     submission ids and case references only.
     """
-    import os
     import signal
     import threading
 
@@ -469,7 +465,7 @@ def watch(root: Path, polling: float | None, workers: int | None) -> None:
     with (
         locked(root),
         user_errors(),
-        Postroom(root, config, workers=workers or os.cpu_count() or 1) as postroom,
+        Postroom(root, config, workers=worker_count(workers)) as postroom,
     ):
         Watcher(postroom, polling=polling, stop=stop).run()
 

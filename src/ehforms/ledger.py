@@ -173,7 +173,7 @@ class Ledger:
                 )
             self._event(submission_id, receipt["status"], folder)
 
-    def case_history(self, case_id: str) -> list[tuple[str, dict[str, Any]]]:
+    def case_history(self, case_id: str) -> History:
         """What routed forms said of a case, oldest first: (form_type, normalised form)."""
         rows = self.db.execute(
             "SELECT form_type, data FROM case_data WHERE case_id = ? ORDER BY received_at",
@@ -182,12 +182,7 @@ class Ledger:
         return [(form_type, json.loads(data)) for form_type, data in rows]
 
     def withheld(self, case_id: str) -> list[str] | None:
-        """What the family last said it does not agree to share, or None if no form said."""
-        for _form_type, data in reversed(self.case_history(case_id)):
-            consent = data.get("consent")
-            if isinstance(consent, dict):
-                return list(consent.get("withheld", []))
-        return None
+        return withheld_in(self.case_history(case_id))
 
     def in_flight(self) -> list[str]:
         rows = self.db.execute(
@@ -214,3 +209,26 @@ def _seen(row: tuple[Any, ...]) -> Seen:
         tuple(json.loads(mailboxes)) if mailboxes else (),
         form_type,
     )
+
+
+History = list[tuple[str, dict[str, Any]]]
+
+
+def withheld_in(history: History) -> list[str] | None:
+    """What the family last said it does not agree to share, or None if no form said."""
+    for _form_type, data in reversed(history):
+        consent = data.get("consent")
+        if isinstance(consent, dict):
+            return list(consent.get("withheld", []))
+    return None
+
+
+def case_history_at(path: Path, case_id: str) -> History:
+    """A case's history from the ledger at ``path``; none when there is no ledger yet."""
+    if not path.exists():
+        return []
+    ledger = Ledger(path)
+    try:
+        return ledger.case_history(case_id)
+    finally:
+        ledger.close()
