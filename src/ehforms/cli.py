@@ -104,7 +104,7 @@ def validate(files: tuple[Path, ...], as_json: bool, received_at: str | None, ro
 
     Exit status: 0 when every form is valid, 1 when any is not, 2 when a file cannot be read.
     """
-    from ehforms.pipeline import check
+    from ehforms.submission import check
 
     when = parse_time(received_at)
     with user_errors():
@@ -187,7 +187,8 @@ def render(form_file: Path, folder: Path, received_at: str | None, root: Path) -
     """
     from ehforms.documents import plan
     from ehforms.ledger import case_history_at, withheld_in
-    from ehforms.pipeline import check, render_documents
+    from ehforms.pipeline import render_documents
+    from ehforms.submission import check
     from ehforms.render import renderer_for
     from ehforms.routing import route
 

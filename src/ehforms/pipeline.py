@@ -11,10 +11,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import json
 import logging
 import multiprocessing
-import re
 import time
 import traceback
 from collections import deque
@@ -28,56 +26,25 @@ from ehforms import routing
 from ehforms.config import Config
 from ehforms.documents import PRO_FORMA, TITLES, Planned
 from ehforms.documents import plan as plan_documents
-from ehforms.errors import DeliveryError, IntakeError
-from ehforms.forms import FieldError, Validation, validate
-from ehforms.intake import read_form
+from ehforms.errors import DeliveryError
+from ehforms.forms import FieldError, Validation
 from ehforms.ledger import Ledger, Seen
 from ehforms.mailroom import LEDGER, Claim, Mailroom, Outcome, folder_name
 from ehforms.render import PRO_FORMA_MAX_PAGES, Renderer, renderer_for
-
-log = logging.getLogger("ehforms")
-
-# Cheap signs, in the first bytes of a file, that a form is urgent: they only order a backlog.
-_URGENT_SIGNS = re.compile(
-    rb'"form_type"\s*:\s*"marf"|"risk_of_significant_harm"\s*:\s*true|'
-    rb'"child_protection_concern"\s*:\s*true|"level_of_need"\s*:\s*"?5',
-    re.IGNORECASE,
+from ehforms.submission import (
+    check,
+    errors_text,
+    form_json,
+    looks_like_closure,
+    looks_urgent,
+    may_be_urgent,
 )
 
-
-def looks_urgent(head: bytes) -> bool:
-    return bool(_URGENT_SIGNS.search(head))
-
-
-_CLOSURE_SIGN = re.compile(rb'"form_type"\s*:\s*"\s*closure', re.IGNORECASE)
-
-
-def looks_like_closure(path: Path) -> bool:
-    try:
-        with path.open("rb") as handle:
-            return bool(_CLOSURE_SIGN.search(handle.read(65536)))
-    except OSError:
-        return False
+log = logging.getLogger("ehforms")
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
-
-
-def _json_default(value: Any) -> str:
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    raise TypeError(type(value).__name__)
-
-
-def form_json(data: Any) -> bytes:
-    return (json.dumps(data, indent=2, ensure_ascii=False, default=_json_default) + "\n").encode()
-
-
-def errors_text(errors: Iterable[FieldError]) -> str:
-    """``errors.txt``: one line per problem, the message first, then where it is."""
-    lines = [f"{e.message} ({e.field})" if e.field else e.message for e in errors]
-    return "\n".join(lines) + "\n" if lines else ""
 
 
 def human_time(moment: dt.datetime, config: Config) -> str:
@@ -112,23 +79,6 @@ def receipt(
         "documents": list(documents),
         "due": [d.as_dict() for d in decision.due],
     }
-
-
-def check(name: str, data: bytes, received_at: dt.datetime, config: Config) -> Validation:
-    """Read and validate one file's bytes; never raises for anything a file can hold."""
-    try:
-        raw = read_form(
-            name,
-            data,
-            max_bytes=config.max_file_bytes,
-            max_depth=config.max_json_depth,
-            timezone=config.timezone,
-        )
-    except IntakeError as error:
-        return Validation(None, None, (FieldError(None, str(error)),), looks_urgent(data[:65536]))
-    return validate(
-        raw, received_at, timezone=config.timezone, hubs=[hub.key for hub in config.hubs]
-    )
 
 
 def render_documents(
@@ -300,7 +250,7 @@ def fault(
     """When ehforms itself fails on a file: MASH if it may be urgent, else ``rejected/``."""
     decision = (
         routing.Decision(routing.REDIRECTED, (config.mash_mailbox,), routing.URGENT)
-        if looks_urgent(data[:65536])
+        if may_be_urgent(data)
         else routing.Decision(routing.REJECTED)
     )
     return _problem(
