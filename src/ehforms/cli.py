@@ -188,9 +188,9 @@ def render(form_file: Path, folder: Path, received_at: str | None, root: Path) -
     from ehforms.documents import plan
     from ehforms.ledger import case_history_at, withheld_in
     from ehforms.pipeline import render_documents
-    from ehforms.submission import check
     from ehforms.render import renderer_for
     from ehforms.routing import route
+    from ehforms.submission import check
 
     when = parse_time(received_at)
     with user_errors():

@@ -39,6 +39,7 @@ from ehforms.submission import (
     looks_urgent,
     may_be_urgent,
 )
+from ehforms.workers import bind_to_parent
 
 log = logging.getLogger("ehforms")
 
@@ -290,6 +291,7 @@ _worker: dict[str, Any] = {}
 
 
 def _init_worker(root: Path, config: Config) -> None:
+    bind_to_parent()
     mailroom = Mailroom(root, config)
     _worker["mailroom"] = mailroom
     _worker["ledger"] = Ledger(mailroom.state / LEDGER, config.file_mode)
