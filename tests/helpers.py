@@ -32,6 +32,8 @@ def outcomes(root: Path) -> dict[str, list[dict[str, Any]]]:
     for receipt_path in sorted((root / "outbox").glob("*/*/receipt.json")) + sorted(
         (root / "rejected").glob("*/receipt.json")
     ):
+        if receipt_path.parent.name.startswith("."):  # a .partial- folder being written
+            continue
         receipt = json.loads(receipt_path.read_text())
         receipt["_folder"] = receipt_path.parent
         found.setdefault(receipt["sha256"], []).append(receipt)

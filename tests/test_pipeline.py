@@ -145,7 +145,7 @@ def test_the_same_bytes_again_are_a_duplicate(root):
         folder = path / "rejected" / result.outcome.folder
         assert (folder / "errors.txt").read_text() == (
             f"This file was already received on 24 November 2026 at 09:00 as submission "
-            f"{first.outcome.receipt['submission_id']} and went to "
+            f"{first.outcome.receipt['submission_id']}, which is waiting in "
             f"outbox/eh-central/{first.outcome.folder}. It has not been sent on again. If it is "
             "a new form, change it and send it again\n"
         )

@@ -25,3 +25,8 @@ class DeliveryError(EhformsError):
 
 class RenderError(EhformsError):
     """A document could not be rendered from its template."""
+
+
+class ClaimError(EhformsError):
+    """A file in the inbox could not be taken (locked by another program, no permission); it
+    stays in the inbox and is tried again."""

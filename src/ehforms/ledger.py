@@ -44,6 +44,13 @@ CREATE TABLE IF NOT EXISTS case_data (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS case_data_case ON case_data (case_id, received_at);
+CREATE TABLE IF NOT EXISTS deliveries (
+    submission_id TEXT NOT NULL REFERENCES submissions (submission_id),
+    place TEXT NOT NULL,
+    folder TEXT NOT NULL,
+    delivered_at TEXT NOT NULL,
+    PRIMARY KEY (submission_id, place)
+);
 CREATE TABLE IF NOT EXISTS events (
     at TEXT NOT NULL,
     submission_id TEXT,
@@ -79,6 +86,11 @@ class Ledger:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(submissions)")}
+        if "failures" not in columns:  # a ledger made before failures were counted
+            self.db.execute(
+                "ALTER TABLE submissions ADD COLUMN failures INTEGER NOT NULL DEFAULT 0"
+            )
 
     def close(self) -> None:
         self.db.close()
@@ -99,7 +111,7 @@ class Ledger:
             (dt.datetime.now(dt.UTC).isoformat(), submission_id, event, detail),
         )
 
-    def claimed(self, claims: Iterable[tuple[str, str, str, dt.datetime]]) -> None:
+    def claimed(self, claims: Iterable[tuple[str, str | None, str, dt.datetime]]) -> None:
         """Record claimed files (id, sha256, source, received_at) in one transaction, in order.
 
         A claim already recorded is left as it is, so recovery may record one again.
@@ -109,13 +121,46 @@ class Ledger:
                 cursor = self.db.execute(
                     "INSERT OR IGNORE INTO submissions (submission_id, sha256, source, "
                     "received_at, state) VALUES (?, ?, ?, ?, 'claimed')",
-                    (submission_id, sha256, source, received_at.isoformat()),
+                    (submission_id, sha256 or "", source, received_at.isoformat()),
                 )
                 if cursor.rowcount:
                     self._event(submission_id, "claimed")
+                else:  # claimed again after a retry: the bytes may have changed since
+                    self.db.execute(
+                        "UPDATE submissions SET sha256 = ? WHERE submission_id = ? "
+                        "AND state = 'claimed'",
+                        (sha256 or "", submission_id),
+                    )
 
-    def first_with_hash(self, sha256: str, submission_id: str) -> Seen | None:
+    def failed(self, submission_id: str) -> int:
+        """Count one more failure of ehforms on this submission; returns how many so far."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE submissions SET failures = failures + 1 WHERE submission_id = ?",
+                (submission_id,),
+            )
+            self._event(submission_id, "failed")
+        return self.failures(submission_id)
+
+    def failures(self, submission_id: str) -> int:
+        row = self.db.execute(
+            "SELECT failures FROM submissions WHERE submission_id = ?", (submission_id,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def deliveries(self, submission_id: str) -> list[tuple[str, str]]:
+        """Where a submission was delivered: (place, folder), place ``outbox/<m>`` or
+        ``rejected``."""
+        rows = self.db.execute(
+            "SELECT place, folder FROM deliveries WHERE submission_id = ? ORDER BY rowid",
+            (submission_id,),
+        ).fetchall()
+        return [(place, folder) for place, folder in rows]
+
+    def first_with_hash(self, sha256: str | None, submission_id: str) -> Seen | None:
         """The first submission of the same bytes claimed before this one (claim order)."""
+        if not sha256:  # an entry that was never read (a link, a pipe)
+            return None
         row = self.db.execute(
             "SELECT s.submission_id, s.source, s.received_at, s.state, s.status, s.folder, "
             "s.mailboxes, s.form_type FROM submissions s, submissions me "
@@ -170,6 +215,13 @@ class Ledger:
                         receipt["received_at"],
                         json.dumps(case_data, default=str),
                     ),
+                )
+            now = dt.datetime.now(dt.UTC).isoformat()
+            for place in [f"outbox/{m}" for m in receipt["mailboxes"]] or ["rejected"]:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO deliveries (submission_id, place, folder, "
+                    "delivered_at) VALUES (?, ?, ?, ?)",
+                    (submission_id, place, folder, now),
                 )
             self._event(submission_id, receipt["status"], folder)
 

@@ -11,6 +11,7 @@ ever deleted but our own half-written ``.partial-`` folders.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import errno
 import json
@@ -18,6 +19,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatch
@@ -27,7 +29,7 @@ from typing import Any
 from ulid import ULID
 
 from ehforms.config import Config
-from ehforms.errors import DeliveryError, RootError
+from ehforms.errors import ClaimError, DeliveryError, RootError
 
 log = logging.getLogger("ehforms")
 
@@ -42,6 +44,9 @@ PARTIAL = ".partial-"
 LEDGER = "ledger.sqlite3"
 HEARTBEAT = "heartbeat.json"
 LOCK = "lock"
+# Beside a claimed file: which mailboxes already have its outcome, so a retry after a partial
+# delivery (or a crash) writes only what is missing.
+DELIVERED = ".delivered-"
 
 # Names business support's tools leave behind while copying or editing.
 IGNORED = ("~$*", "*.tmp", "*.part", ".*", "Thumbs.db", "desktop.ini", "*.crdownload", "~*")
@@ -78,6 +83,66 @@ def set_mode(target: int | Path, mode: int) -> None:
 def ignored(name: str) -> bool:
     """Temporary and system names are never taken from the inbox."""
     return any(fnmatch(name.lower(), pattern.lower()) for pattern in IGNORED)
+
+
+def display_name(name: str) -> str:
+    """A file name as text a receipt, a page or a terminal can hold.
+
+    Names on Linux are bytes: one that is not UTF-8 (a Windows client writing CP1252 over an old
+    share) comes to Python with surrogate escapes, which cannot be written as UTF-8. Its bytes
+    are shown as ``\\xe9``; control characters (a newline in a name) are escaped the same way.
+    """
+    text = os.fsencode(name).decode("utf-8", errors="backslashreplace")
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
+
+
+# What an inbox entry that is not a regular file is, in words business support can act on.
+_KINDS = {
+    stat.S_IFLNK: "a link (a shortcut to another file), not the file itself",
+    stat.S_IFIFO: "a named pipe, not a file",
+    stat.S_IFSOCK: "a socket, not a file",
+    stat.S_IFCHR: "a device, not a file",
+    stat.S_IFBLK: "a device, not a file",
+    stat.S_IFDIR: "a folder",
+}
+
+
+def kind_of(mode: int) -> str | None:
+    """None for a regular file; else what the entry is, for its receipt."""
+    if stat.S_ISREG(mode):
+        return None
+    return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+
+
+class NotARegularFile(OSError):
+    """An entry that ehforms never opens: a link, a pipe, a socket, a device."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(errno.EINVAL, kind)
+        self.kind = kind
+
+
+def open_regular(path: Path) -> int:
+    """Open a regular file for reading, never following a link and never blocking on a pipe.
+
+    Raises :class:`NotARegularFile` for anything else; the caller closes the descriptor.
+    """
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise NotARegularFile(_KINDS[stat.S_IFLNK]) from None
+        if error.errno == errno.ENXIO:  # a socket, or a pipe with no writer
+            raise NotARegularFile(kind_of(os.lstat(path).st_mode) or "not a file") from None
+        raise
+    kind = kind_of(os.fstat(fd).st_mode)
+    if kind is not None:
+        os.close(fd)
+        raise NotARegularFile(kind)
+    return fd
 
 
 def safe_part(text: str, limit: int = 40) -> str:
@@ -132,7 +197,25 @@ class Claim:
 
     @property
     def source(self) -> str:
-        return self.path.name
+        """The original name, escaped where it is not text (see :func:`display_name`)."""
+        return display_name(self.path.name)
+
+    @property
+    def kind(self) -> str | None:
+        """None for a regular file; else what the entry is (a link, a pipe...)."""
+        try:
+            return kind_of(os.lstat(self.path).st_mode)
+        except OSError:
+            return None
+
+    @property
+    def home(self) -> Path:
+        return self.path.parent
+
+    def marker(self, mailbox: str | None) -> Path:
+        """The mark that this claim's outcome is written to ``mailbox`` (None: rejected/)."""
+        name = f"{DELIVERED}outbox-{mailbox}" if mailbox else f"{DELIVERED}rejected"
+        return self.home / name
 
 
 @dataclass(frozen=True)
@@ -234,7 +317,10 @@ class Mailroom:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, self.config.file_mode)
         try:
             set_mode(fd, self.config.file_mode)
-            with source.open("rb") as handle, os.fdopen(os.dup(fd), "wb") as out:
+            with (
+                os.fdopen(open_regular(source), "rb") as handle,
+                os.fdopen(os.dup(fd), "wb") as out,
+            ):
                 shutil.copyfileobj(handle, out, 1024 * 1024)
                 out.flush()
             os.fsync(fd)
@@ -244,43 +330,54 @@ class Mailroom:
     # -- the inbox ----------------------------------------------------------------------
 
     def candidates(self) -> list[Path]:
-        """Files directly in the inbox that may be forms (subfolders are left alone)."""
+        """Entries directly in the inbox to take: regular files, and links, pipes, sockets and
+        devices (taken to be set aside, never opened). Subfolders are left alone."""
         found = []
         with os.scandir(self.inbox) as entries:
             for entry in entries:
                 if ignored(entry.name):
                     continue
                 try:
-                    if entry.is_file(follow_symlinks=False):
-                        found.append(Path(entry.path))
+                    if entry.is_dir(follow_symlinks=False):
+                        continue
                 except OSError:
                     continue
+                found.append(Path(entry.path))
         return found
 
     def claim(self, path: Path, received_at: dt.datetime) -> Claim | None:
         """Take a file from the inbox by atomic rename; None when another process took it."""
         submission_id = new_submission_id(received_at)
         home = self.processing / submission_id  # a ULID: always a safe name under the root
-        home.mkdir(mode=self.config.dir_mode)
-        set_mode(home, self.config.dir_mode)
+        try:
+            home.mkdir(mode=self.config.dir_mode)
+            set_mode(home, self.config.dir_mode)
+        except OSError as error:
+            raise ClaimError(_claim_message(error, making=True)) from error
         target = home / path.name
         try:
             os.rename(path, target)
         except FileNotFoundError:
             home.rmdir()
             return None
+        except OSError as error:  # a lock held by a Windows client, no permission
+            home.rmdir()
+            raise ClaimError(_claim_message(error, making=False)) from error
         return Claim(submission_id, target, received_at_of(submission_id))
 
-    def claims_in_processing(self) -> Iterator[Claim]:
-        """Claims left by a process that stopped; empty claim folders are removed."""
+    def claims_in_processing(self, *, tidy: bool = True) -> Iterator[Claim]:
+        """Claims left by a process that stopped. With ``tidy``, an empty claim folder (a crash
+        between making it and the rename) is removed; without, nothing is changed."""
         if not self.processing.is_dir():
             return
         for home in sorted(self.processing.iterdir()):
             if home.name.startswith(".") or not home.is_dir():
                 continue
-            files = [p for p in home.iterdir() if p.is_file()]
+            files = [p for p in home.iterdir() if not p.name.startswith(".")]
             if not files:
-                home.rmdir()  # a crash between making the folder and the rename
+                if tidy:
+                    with contextlib.suppress(OSError):  # markers only: left for the archive
+                        home.rmdir()
                 continue
             try:
                 received_at = received_at_of(home.name)
@@ -291,10 +388,12 @@ class Mailroom:
     # -- outcomes -----------------------------------------------------------------------
 
     def deliver(self, claim: Claim, outcome: Outcome) -> list[Path]:
-        """Write the outcome into every mailbox (or ``rejected/``); skip those already done.
+        """Write the outcome into every mailbox (or ``rejected/``) that does not have it yet.
 
-        Raises :class:`DeliveryError` when a folder cannot be written; the claim stays in
-        ``processing/`` to be tried again.
+        Each mailbox written is marked beside the claim (``.delivered-<mailbox>``), so a retry
+        after a partial delivery or a crash writes only what is missing, even when hub staff
+        have already moved the first copy into ``done/``. Raises :class:`DeliveryError` when a
+        folder cannot be written; the claim stays in ``processing/`` to be tried again.
         """
         targets: list[str | None] = list(outcome.mailboxes) or [None]
         if outcome.folder != safe_part(outcome.folder, 255):
@@ -306,7 +405,12 @@ class Mailroom:
             base = self.rejected if mailbox is None else self.outbox / mailbox
             final = base / outcome.folder
             self._inside(final)
-            if final.exists():
+            marker = claim.marker(mailbox)
+            if marker.exists():
+                written.append(final)
+                continue
+            if final.exists() or (mailbox is not None and (base / DONE / outcome.folder).exists()):
+                self._mark(marker)  # written before a crash, before its marker
                 written.append(final)
                 continue
             if not base.is_dir():
@@ -323,6 +427,7 @@ class Mailroom:
                 set_mode(partial, self.config.dir_mode)
                 self._fill(partial, claim, outcome)
                 os.rename(partial, final)
+                self._mark(marker)
             except OSError as error:
                 raise DeliveryError(
                     _delivery_message(error, mailbox, claim.submission_id)
@@ -330,10 +435,19 @@ class Mailroom:
             written.append(final)
         return written
 
+    @staticmethod
+    def _mark(marker: Path) -> None:
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.close(fd)
+
     def _fill(self, folder: Path, claim: Claim, outcome: Outcome) -> None:
-        """Every name below is made safe, in a folder already checked to be inside the root."""
+        """Every name below is made safe, in a folder already checked to be inside the root.
+
+        An entry that is not a regular file (a link, a pipe) is never opened or copied: it is
+        kept in the archive, and the receipt says what it was."""
         write = self.write_file
-        self.copy_file(claim.path, folder / safe_file_name(claim.source))
+        if claim.kind is None:
+            self.copy_file(claim.path, folder / safe_file_name(claim.source))
         if outcome.form_json is not None:
             write(folder / "form.json", outcome.form_json, checked=True)
         for name, data in (outcome.documents or {}).items():
@@ -352,10 +466,27 @@ class Mailroom:
             target = self.archive / f"{home.name}-{ULID()}"
         os.rename(home, target)
 
+    def whereabouts(self, state: str, mailboxes: Iterable[str], folder: str | None) -> str:
+        """Where an earlier submission's outcome is now, for a duplicate's message."""
+        mailboxes = list(mailboxes)
+        if state != "done" or not folder:
+            return "is still being processed"
+        if mailboxes:
+            mailbox = mailboxes[0]
+            if (self.outbox / mailbox / folder).is_dir():
+                return f"is waiting in outbox/{mailbox}/{folder}"
+            if (self.outbox / mailbox / DONE / folder).is_dir():
+                return f"has been handled (outbox/{mailbox}/{DONE}/{folder})"
+            return f"went to outbox/{mailbox}/{folder} and has since been moved"
+        if (self.rejected / folder).is_dir():
+            return f"is in rejected/{folder}"
+        return f"went to rejected/{folder} and has since been moved"
+
     # -- watcher heartbeat --------------------------------------------------------------
 
-    def beat(self, mode: str, now: dt.datetime) -> None:
-        data = {"pid": os.getpid(), "at": now.isoformat(), "mode": mode}
+    def beat(self, mode: str, now: dt.datetime, faults: Iterable[str] = ()) -> None:
+        """The watcher's heartbeat, with what it is waiting to try again (no names)."""
+        data = {"pid": os.getpid(), "at": now.isoformat(), "mode": mode, "faults": list(faults)}
         tmp = self.state / (HEARTBEAT + ".tmp")
         self.write_file(tmp, json.dumps(data).encode())
         os.replace(tmp, self.state / HEARTBEAT)
@@ -380,6 +511,22 @@ class Mailroom:
                 yield json.loads((folder / "receipt.json").read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 yield {"folder": folder.name, "priority": "normal", "due": []}
+
+
+def _claim_message(error: OSError, *, making: bool) -> str:
+    """Why a file could not be taken from the inbox (it stays there, and is tried again)."""
+    if error.errno == errno.ENOSPC:
+        reason = "the disk is full"
+    elif making:
+        reason = f"ehforms cannot write in .ehforms/processing ({error.strerror})"
+    elif error.errno in (errno.EACCES, errno.EPERM, errno.EBUSY, errno.ETXTBSY):
+        reason = (
+            "it is open in another program, or ehforms may not move it: close it, or check "
+            "its permissions"
+        )
+    else:
+        reason = error.strerror or type(error).__name__
+    return reason
 
 
 def _delivery_message(error: OSError, mailbox: str | None, submission_id: str) -> str:

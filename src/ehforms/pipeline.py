@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import errno
 import hashlib
 import logging
 import multiprocessing
+import os
+import threading
 import time
 import traceback
 from collections import deque
@@ -26,10 +29,19 @@ from ehforms import routing
 from ehforms.config import Config
 from ehforms.documents import PRO_FORMA, TITLES, Planned
 from ehforms.documents import plan as plan_documents
-from ehforms.errors import DeliveryError
+from ehforms.errors import ClaimError, DeliveryError
 from ehforms.forms import FieldError, Validation
 from ehforms.ledger import Ledger, Seen
-from ehforms.mailroom import LEDGER, Claim, Mailroom, Outcome, folder_name
+from ehforms.mailroom import (
+    LEDGER,
+    Claim,
+    Mailroom,
+    NotARegularFile,
+    Outcome,
+    display_name,
+    folder_name,
+    open_regular,
+)
 from ehforms.render import PRO_FORMA_MAX_PAGES, Renderer, renderer_for
 from ehforms.submission import (
     check,
@@ -57,7 +69,7 @@ def receipt(
     *,
     submission_id: str,
     source: str,
-    sha256: str,
+    sha256: str | None,
     received_at: dt.datetime,
     form_type: str | None,
     decision: routing.Decision,
@@ -181,7 +193,7 @@ def _case_id(validation: Validation) -> str | None:
 def _problem(
     *,
     name: str,
-    sha256: str,
+    sha256: str | None,
     submission_id: str,
     received_at: dt.datetime,
     form_type: str | None,
@@ -210,18 +222,15 @@ def _problem(
 def duplicate(
     *,
     name: str,
-    sha256: str,
+    sha256: str | None,
     submission_id: str,
     received_at: dt.datetime,
     first: Seen,
+    where: str,
     config: Config,
 ) -> Outcome:
-    """The outcome of bytes seen before: ``rejected/``, saying when and where they went."""
-    where = (
-        f"outbox/{first.mailboxes[0]}/{first.folder}"
-        if first.mailboxes
-        else f"rejected/{first.folder or ''}"
-    )
+    """The outcome of bytes seen before: ``rejected/``, saying when they came and where the
+    first copy is now (``where``, from :meth:`Mailroom.whereabouts`)."""
     return _problem(
         name=name,
         sha256=sha256,
@@ -232,7 +241,7 @@ def duplicate(
         duplicate_of=first.submission_id,
         message=(
             f"This file was already received on {human_time(first.received_at, config)} as "
-            f"submission {first.submission_id} and went to {where}. It has not been sent on "
+            f"submission {first.submission_id}, which {where}. It has not been sent on "
             "again. If it is a new form, change it and send it again"
         ),
     )
@@ -242,13 +251,16 @@ def fault(
     *,
     name: str,
     data: bytes,
-    sha256: str,
+    sha256: str | None,
     submission_id: str,
     received_at: dt.datetime,
     config: Config,
-    error: BaseException,
+    error: BaseException | None = None,
+    message: str | None = None,
 ) -> Outcome:
-    """When ehforms itself fails on a file: MASH if it may be urgent, else ``rejected/``."""
+    """When ehforms itself fails on a file: MASH if it may be urgent, else ``rejected/``.
+
+    ``message`` replaces the one naming ``error``'s type (a file that failed twice)."""
     decision = (
         routing.Decision(routing.REDIRECTED, (config.mash_mailbox,), routing.URGENT)
         if may_be_urgent(data)
@@ -261,7 +273,8 @@ def fault(
         received_at=received_at,
         form_type=None,
         decision=decision,
-        message=(
+        message=message
+        or (
             f"ehforms could not process this file because of a fault in ehforms itself "
             f"({type(error).__name__}). The file is kept here: tell the system administrator, "
             f"quoting submission {submission_id}"
@@ -269,20 +282,46 @@ def fault(
     )
 
 
+def set_aside(*, name: str, kind: str, submission_id: str, received_at: dt.datetime) -> Outcome:
+    """An inbox entry that is not a file (a link, a pipe, a socket, a device): never opened,
+    moved to the archive, and a receipt in ``rejected/`` saying what it was."""
+    return _problem(
+        name=name,
+        sha256=None,
+        submission_id=submission_id,
+        received_at=received_at,
+        form_type=None,
+        decision=routing.Decision(routing.REJECTED),
+        message=(
+            f"This entry in the inbox was {kind}. ehforms never opens links, pipes or devices, "
+            f"so it has been set aside (kept in .ehforms/archive/{submission_id}). Put the "
+            "form itself in the inbox as a file"
+        ),
+    )
+
+
 @dataclass
 class Job:
     claim: Claim
-    sha256: str
+    sha256: str | None  # None: an entry that is never read (a link, a pipe)
+    kind: str | None = None  # what such an entry is
     first: Seen | None = None
+    poisoned: bool = False  # ehforms failed on it twice: deliver it plainly, with a message
 
 
 @dataclass
 class Result:
-    """What the ledger needs after a delivery (and what ``--json`` prints)."""
+    """What the ledger needs after a delivery (and what ``--json`` prints).
+
+    ``error``: the outcome could not be written for a reason outside the file (a full disk, a
+    missing mailbox): tried again with backoff. ``failure``: ehforms itself failed on the file
+    (an exception, a worker that died): counted, and after two a plain outcome is delivered.
+    """
 
     claim: Claim
     outcome: Outcome | None = None
     error: str | None = None
+    failure: str | None = None
 
 
 # -- the work one process does for one file --------------------------------------------
@@ -303,57 +342,112 @@ def _ready() -> bool:
     return True
 
 
+def _log_fault(submission_id: str, doing: str, error: BaseException) -> None:
+    """The type and place only: an exception's message may quote the form."""
+    where = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+    log.error(
+        "submission %s: fault while %s (%s at %s:%s)",
+        submission_id,
+        doing,
+        type(error).__name__,
+        Path(where.filename).name if where else "?",
+        where.lineno if where else "?",
+    )
+
+
+def read_claimed(path: Path, limit: int) -> tuple[bytes, str]:
+    """Up to ``limit`` bytes of a claimed file, and the SHA-256 of the whole of it, read in one
+    pass through one descriptor that never follows a link: the hash is of the bytes read."""
+    digest = hashlib.sha256()
+    kept = bytearray()
+    with os.fdopen(open_regular(path), "rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+            if len(kept) < limit:
+                kept += chunk[: limit - len(kept)]
+    return bytes(kept), digest.hexdigest()
+
+
 def work(job: Job, mailroom: Mailroom | None = None, ledger: Ledger | None = None) -> Result:
-    """Prepare and deliver one claimed file. Runs in a pool process or in-line."""
-    mailroom = mailroom or _worker["mailroom"]
-    ledger = ledger or _worker["ledger"]
+    """Prepare and deliver one claimed file. Runs in a pool process or in-line; never raises."""
+    try:
+        return _work(job, mailroom or _worker["mailroom"], ledger or _worker["ledger"])
+    except Exception as error:  # the file is kept claimed, and counted
+        _log_fault(job.claim.submission_id, "delivering", error)
+        return Result(job.claim, failure=type(error).__name__)
+
+
+def _work(job: Job, mailroom: Mailroom, ledger: Ledger) -> Result:
     config = mailroom.config
     claim = job.claim
-    try:
-        with claim.path.open("rb") as handle:  # past the size limit, the rest is not read
-            data = handle.read(config.max_file_bytes + 1)
-    except OSError as error:
-        return Result(claim, error=f"Could not read the claimed file: {error.strerror}")
-    try:
-        if job.first is not None:
-            outcome = duplicate(
-                name=claim.source,
-                sha256=job.sha256,
-                submission_id=claim.submission_id,
-                received_at=claim.received_at,
-                first=job.first,
-                config=config,
-            )
+    sid, received_at = claim.submission_id, claim.received_at
+    data = b""
+    if job.kind is None:
+        try:  # past the size limit, the rest is hashed but not kept
+            data, sha256 = read_claimed(claim.path, config.max_file_bytes + 1)
+        except NotARegularFile as odd:  # swapped for a link since it was claimed
+            job = dataclasses.replace(job, kind=odd.kind, sha256=None)
+        except OSError as error:
+            return Result(claim, error=f"Could not read the claimed file: {error.strerror}")
         else:
-            outcome = prepare(
-                name=claim.source,
-                data=data,
-                submission_id=claim.submission_id,
-                received_at=claim.received_at,
-                config=config,
-                renderer=renderer_for(mailroom.root),
-                withheld_for=ledger.withheld,
-                sha256=job.sha256,
-            )
-    except Exception as error:  # a bug must not lose the file: give it an outcome
-        where = traceback.extract_tb(error.__traceback__)[-1]
-        # the type and place only: an exception's message may quote the form
-        log.error(
-            "submission %s: fault while preparing (%s at %s:%s)",
-            claim.submission_id,
-            type(error).__name__,
-            Path(where.filename).name,
-            where.lineno,
+            if sha256 != job.sha256:
+                return Result(
+                    claim,
+                    error="The file changed after it was taken from the inbox (still being "
+                    "written?): it is read again",
+                )
+    if job.kind is not None:
+        outcome = set_aside(
+            name=claim.source, kind=job.kind, submission_id=sid, received_at=received_at
         )
+    elif job.poisoned:
         outcome = fault(
             name=claim.source,
             data=data,
             sha256=job.sha256,
-            submission_id=claim.submission_id,
-            received_at=claim.received_at,
             config=config,
-            error=error,
+            message=(
+                "ehforms failed twice on this file (a fault in ehforms, or in a library it "
+                "uses) and has stopped trying. The file is kept here: tell the system "
+                f"administrator, quoting submission {claim.submission_id}"
+            ),
+            submission_id=sid,
+            received_at=received_at,
         )
+    elif job.first is not None:
+        first = job.first
+        outcome = duplicate(
+            name=claim.source,
+            sha256=job.sha256,
+            first=first,
+            where=mailroom.whereabouts(first.state, first.mailboxes, first.folder),
+            config=config,
+            submission_id=sid,
+            received_at=received_at,
+        )
+    else:
+        try:
+            outcome = prepare(
+                name=claim.source,
+                data=data,
+                config=config,
+                renderer=renderer_for(mailroom.root),
+                withheld_for=ledger.withheld,
+                sha256=job.sha256,
+                submission_id=sid,
+                received_at=received_at,
+            )
+        except Exception as error:  # a bug must not lose the file: give it an outcome
+            _log_fault(claim.submission_id, "preparing", error)
+            outcome = fault(
+                name=claim.source,
+                data=data,
+                sha256=job.sha256,
+                config=config,
+                error=error,
+                submission_id=sid,
+                received_at=received_at,
+            )
     try:
         mailroom.deliver(claim, outcome)
     except DeliveryError as error:
@@ -366,19 +460,33 @@ def work(job: Job, mailroom: Mailroom | None = None, ledger: Ledger | None = Non
 class Retry:
     attempts: int = 0
     not_before: float = 0.0
+    reason: str = ""
+
+
+def _backoff(retry: Retry, now: float, most: float) -> None:
+    retry.attempts += 1
+    retry.not_before = now + min(2.0**retry.attempts, most)
 
 
 @dataclass
 class Postroom:
-    """Takes what is in the inbox (and what was in flight) through to an outcome."""
+    """Takes what is in the inbox (and what was in flight) through to an outcome.
+
+    One file never stops the rest: a file that cannot be taken stays in the inbox and is tried
+    again with backoff (``inbox_faults``); a claim whose delivery failed is tried again with
+    backoff (``retries``); a file ehforms fails on twice gets a plain outcome. ``stop`` ends a
+    batch early: what is claimed and not started stays claimed for the next run.
+    """
 
     root: Path
     config: Config
     workers: int = 1
     clock: Callable[[], dt.datetime] = utcnow
+    stop: threading.Event = field(default_factory=threading.Event)
     mailroom: Mailroom = field(init=False)
     ledger: Ledger = field(init=False)
     retries: dict[str, Retry] = field(default_factory=dict, init=False)
+    inbox_faults: dict[Path, Retry] = field(default_factory=dict, init=False)
     _executor: Executor | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -388,7 +496,7 @@ class Postroom:
 
     def close(self) -> None:
         if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=False)
+            self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
         self.ledger.close()
 
@@ -408,6 +516,27 @@ class Postroom:
             )
         return self._executor
 
+    def _drop_executor(self) -> None:
+        """After a worker died: the pool is broken, a new one is made when next needed."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    def faults(self) -> list[str]:
+        """What is waiting to be tried again, in words for ``status`` (no names)."""
+        lines = []
+        unreadable = sum(1 for r in self.inbox_faults.values() if r.reason)
+        if unreadable:
+            reasons = sorted({r.reason for r in self.inbox_faults.values()})
+            lines.append(
+                f"{unreadable} file{'s' if unreadable > 1 else ''} in the inbox cannot be "
+                f"taken: {'; '.join(reasons)}"
+            )
+        for submission_id, retry in sorted(self.retries.items()):
+            if retry.reason:
+                lines.append(f"submission {submission_id}: {retry.reason}")
+        return lines
+
     # -- claiming ---------------------------------------------------------------------
 
     def backlog(self) -> list[Path]:
@@ -418,21 +547,68 @@ class Postroom:
     def _urgent_first(paths: Iterable[Path]) -> list[Path]:
         def order(path: Path) -> tuple[int, float]:
             try:
-                with path.open("rb") as handle:
+                mtime = os.lstat(path).st_mtime
+                with os.fdopen(open_regular(path), "rb") as handle:
                     head = handle.read(65536)
-                return (0 if looks_urgent(head) else 1, path.stat().st_mtime)
+                return (0 if looks_urgent(head) else 1, mtime)
+            except NotARegularFile:
+                return (1, 0.0)  # set aside at once: nothing to wait for
             except OSError:
                 return (1, 0.0)
 
         return sorted(paths, key=order)
 
     def claim(self, path: Path) -> Job | None:
-        claim = self.mailroom.claim(path, self.clock())
-        return None if claim is None else self._job(claim)
+        """Take one file from the inbox; None when it is gone or must wait (see faults)."""
+        retry = self.inbox_faults.get(path)
+        now = time.monotonic()
+        if retry is not None and retry.not_before > now:
+            return None
+        try:
+            # a file that cannot be read stays where business support can put it right
+            fd = open_regular(path)
+        except NotARegularFile:
+            fd = None
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            self._inbox_fault(path, now, _unreadable(error))
+            return None
+        try:
+            claim = self.mailroom.claim(path, self.clock())
+            if claim is None:
+                self.inbox_faults.pop(path, None)
+                return None
+            job = self._job(claim, fd)
+        except (ClaimError, OSError) as error:
+            self._inbox_fault(path, now, _claim_reason(error))
+            return None
+        finally:
+            if fd is not None:
+                os.close(fd)
+        self.inbox_faults.pop(path, None)
+        return job
 
-    def _job(self, claim: Claim) -> Job:
-        with claim.path.open("rb") as handle:
-            sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
+    def _inbox_fault(self, path: Path, now: float, reason: str) -> None:
+        retry = self.inbox_faults.setdefault(path, Retry())
+        _backoff(retry, now, self.config.retry_max_seconds)
+        if retry.reason != reason:
+            log.warning("a file in the inbox cannot be taken (%s): tried again later", reason)
+        retry.reason = reason
+
+    def _job(self, claim: Claim, fd: int | None = None) -> Job:
+        """Hash a claimed file (through ``fd``, opened before the claim, where given)."""
+        kind = claim.kind
+        if kind is not None:
+            log.info("submission %s: claimed (not a file: set aside)", claim.submission_id)
+            return Job(claim, None, kind)
+        if fd is None:
+            with os.fdopen(open_regular(claim.path), "rb") as handle:
+                sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
+        else:
+            os.lseek(fd, 0, os.SEEK_SET)
+            with os.fdopen(os.dup(fd), "rb") as handle:
+                sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
         log.info("submission %s: claimed", claim.submission_id)
         return Job(claim, sha256)
 
@@ -450,10 +626,31 @@ class Postroom:
                 continue
             seen = self.ledger.get(claim.submission_id)
             if seen is not None and seen.state == "done":
-                self.mailroom.archive_claim(claim)  # stopped after the ledger, before archive
+                self._archive(claim)  # stopped after the ledger, before archive
                 continue
-            jobs.append(self._job(claim))
+            try:
+                job = self._job(claim)
+            except OSError as error:
+                self._retry(claim.submission_id, now, _unreadable(error))
+                continue
+            job.poisoned = self.ledger.failures(claim.submission_id) >= FAILURES_ALLOWED
+            jobs.append(job)
         return jobs
+
+    def _retry(self, submission_id: str, now: float, reason: str) -> None:
+        retry = self.retries.setdefault(submission_id, Retry())
+        _backoff(retry, now, self.config.retry_max_seconds)
+        retry.reason = reason
+
+    def _archive(self, claim: Claim) -> None:
+        try:
+            self.mailroom.archive_claim(claim)
+        except OSError as error:  # delivered and recorded: archived at the next run
+            log.error(
+                "submission %s: could not archive the original (%s)",
+                claim.submission_id,
+                error.strerror,
+            )
 
     # -- processing -------------------------------------------------------------------
 
@@ -463,13 +660,18 @@ class Postroom:
         on_result: Callable[[Result], None] | None = None,
         on_claimed: Callable[[int], None] | None = None,
     ) -> list[Result]:
-        """Process what was in flight and then ``paths`` (default: the whole inbox), once."""
+        """Process what was in flight and then ``paths`` (default: the whole inbox), once.
+
+        Raises only for faults of the whole root (the ledger locked or unwritable); a fault of
+        one file never stops the others."""
         jobs = self.recovered(time.monotonic())
         backlog = self.backlog() if paths is None else self._urgent_first(paths)
         if self.workers > 1 and len(jobs) + len(backlog) > 1:
             for _ in range(self.workers):  # workers start while this process claims
                 self.executor().submit(_ready)
         for path in backlog:
+            if self.stop.is_set():
+                break
             job = self.claim(path)
             if job is not None:
                 jobs.append(job)
@@ -483,7 +685,7 @@ class Postroom:
             job.first = self.ledger.first_with_hash(job.sha256, job.claim.submission_id)
             if job.first is not None:
                 repeats.append(job)
-            elif looks_like_closure(job.claim.path):
+            elif job.kind is None and looks_like_closure(job.claim.path):
                 closures.append(job)
             else:
                 firsts.append(job)
@@ -494,39 +696,100 @@ class Postroom:
         for job in repeats:  # after the first of the same bytes has its outcome
             job.first = self.ledger.first_with_hash(job.sha256, job.claim.submission_id)
             results += self._execute([job], on_result)
-        return results
+        return self._again(jobs, results, on_result)
 
-    def _execute(self, jobs: list[Job], on_result: Callable[[Result], None] | None) -> list[Result]:
-        """Run jobs in the pool (in order, a few per worker in flight at once) or in-line."""
+    def _again(
+        self, jobs: list[Job], results: list[Result], on_result: Callable[[Result], None] | None
+    ) -> list[Result]:
+        """Files ehforms failed on go again, one at a time, so that a failure is the file's own;
+        after :data:`FAILURES_ALLOWED` they are delivered plainly. The rest of the batch has its
+        outcomes already."""
+        by_id = {job.claim.submission_id: job for job in jobs}
+        final = {r.claim.submission_id: r for r in results}
+        for _ in range(FAILURES_ALLOWED + 2):
+            failed = [by_id[i] for i, r in final.items() if r.failure is not None]
+            if not failed or self.stop.is_set():
+                break
+            for job in failed:
+                job.poisoned = self.ledger.failures(job.claim.submission_id) >= FAILURES_ALLOWED
+                for result in self._execute([job], on_result, alone=True):
+                    final[result.claim.submission_id] = result
+        return [final[r.claim.submission_id] for r in results]
+
+    def _execute(
+        self,
+        jobs: list[Job],
+        on_result: Callable[[Result], None] | None,
+        alone: bool = False,
+    ) -> list[Result]:
+        """Run jobs in the pool (in order, a few per worker in flight at once) or in-line.
+
+        ``alone``: one job in flight, so a worker that dies was killed by that job's file."""
         results: list[Result] = []
-        if self.workers > 1 and len(jobs) > 1:
-            window: deque[Future[Result]] = deque()
-            pending = iter(jobs)
-            for job in pending:
-                window.append(self.executor().submit(work, job))
-                if len(window) >= self.workers * 4:
-                    results.append(self._finish(window.popleft().result(), on_result))
+        if self.workers > 1 and (len(jobs) > 1 or alone):
+            window: deque[tuple[Job, Future[Result]]] = deque()
+            size = 1 if alone else self.workers * 4
+            for job in jobs:
+                if self.stop.is_set():
+                    break
+                window.append((job, self.executor().submit(work, job)))
+                if len(window) >= size:
+                    results.append(self._collect(*window.popleft(), on_result, alone))
             while window:
-                results.append(self._finish(window.popleft().result(), on_result))
+                results.append(self._collect(*window.popleft(), on_result, alone))
         else:
             for job in jobs:
-                results.append(self._finish(work(job, self.mailroom, self.ledger), on_result))
+                if self.stop.is_set():
+                    break
+                result = work(job, self.mailroom, self.ledger)
+                results.append(self._finish(result, on_result, counted=True))
         return results
 
-    def _finish(self, result: Result, on_result: Callable[[Result], None] | None) -> Result:
-        claim = result.claim
-        if result.error is not None or result.outcome is None:
-            retry = self.retries.setdefault(claim.submission_id, Retry())
-            retry.attempts += 1
-            delay = min(2.0**retry.attempts, self.config.retry_max_seconds)
-            retry.not_before = time.monotonic() + delay
+    def _collect(
+        self,
+        job: Job,
+        future: Future[Result],
+        on_result: Callable[[Result], None] | None,
+        alone: bool,
+    ) -> Result:
+        try:
+            result = future.result()
+        except Exception as error:  # the worker died (a crash, the OOM killer): a new pool
+            self._drop_executor()
             log.error(
-                "submission %s: %s (try %d)", claim.submission_id, result.error, retry.attempts
+                "submission %s: the worker process stopped (%s)",
+                job.claim.submission_id,
+                type(error).__name__,
+            )
+            return self._finish(
+                Result(job.claim, failure="the worker process stopped"), on_result, alone
+            )
+        return self._finish(result, on_result, counted=True)
+
+    def _finish(
+        self, result: Result, on_result: Callable[[Result], None] | None, counted: bool
+    ) -> Result:
+        """Record an outcome, or note a retry. ``counted``: a failure is this file's own."""
+        claim = result.claim
+        now = time.monotonic()
+        if result.failure is not None:
+            if counted:
+                self.ledger.failed(claim.submission_id)
+            self._retry(
+                claim.submission_id, now, f"ehforms failed on it ({result.failure}): tried again"
+            )
+        elif result.error is not None or result.outcome is None:
+            self._retry(claim.submission_id, now, result.error or "not delivered")
+            log.error(
+                "submission %s: %s (try %d)",
+                claim.submission_id,
+                result.error,
+                self.retries[claim.submission_id].attempts,
             )
         else:
             outcome = result.outcome
             self.ledger.done(outcome.receipt, outcome.folder, outcome.case_id, outcome.case_data)
-            self.mailroom.archive_claim(claim)
+            self._archive(claim)
             # what is written is written: keep only the receipt, so a backlog costs no memory
             result.outcome = dataclasses.replace(
                 outcome, form_json=None, documents=None, case_data=None
@@ -535,10 +798,34 @@ class Postroom:
             log.info(
                 "submission %s%s: %s to %s",
                 claim.submission_id,
-                f" (case {outcome.case_id})" if outcome.case_id else "",
+                f" (case {log_safe(outcome.case_id)})" if outcome.case_id else "",
                 outcome.receipt["status"],
                 ", ".join(outcome.mailboxes) or "rejected",
             )
         if on_result is not None:
             on_result(result)
         return result
+
+
+# A file that ehforms fails on this many times gets a plain outcome instead of a third try.
+FAILURES_ALLOWED = 2
+
+
+def log_safe(text: str, limit: int = 40) -> str:
+    """Text from a file, fit for one log line: control characters escaped, cut short."""
+    escaped = display_name(text)
+    return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
+
+
+def _unreadable(error: OSError) -> str:
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return "ehforms may not read it: check its permissions"
+    return f"it cannot be read ({error.strerror or type(error).__name__})"
+
+
+def _claim_reason(error: Exception) -> str:
+    if isinstance(error, ClaimError):
+        return str(error)
+    if isinstance(error, OSError):
+        return _unreadable(error)
+    return type(error).__name__

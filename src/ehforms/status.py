@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+from pathlib import Path
 from typing import Any
 
-from ehforms.mailroom import Mailroom
+from ehforms.mailroom import Mailroom, NotARegularFile, open_regular
 from ehforms.watch import heartbeat_age
 
 
@@ -21,7 +23,8 @@ def summarise(mailroom: Mailroom, now: dt.datetime) -> dict[str, Any]:
     heartbeat = mailroom.heartbeat()
     age = heartbeat_age(heartbeat, now)
     limit = 3 * mailroom.config.heartbeat_seconds
-    in_processing = sum(1 for _ in mailroom.claims_in_processing())
+    in_processing = sum(1 for _ in mailroom.claims_in_processing(tidy=False))
+    candidates = mailroom.candidates()
     return {
         "mailboxes": mailboxes,
         "watcher": {
@@ -29,10 +32,26 @@ def summarise(mailroom: Mailroom, now: dt.datetime) -> dict[str, Any]:
             "last_seen": heartbeat.get("at") if heartbeat else None,
             "seconds_ago": None if age is None else round(age, 1),
             "mode": heartbeat.get("mode") if heartbeat else None,
+            "faults": list(heartbeat.get("faults") or []) if heartbeat else [],
         },
         "in_processing": in_processing,
-        "inbox": len(mailroom.candidates()),
+        "inbox": len(candidates),
+        "unreadable": sum(1 for path in candidates if not _readable(path)),
     }
+
+
+def _readable(path: Path) -> bool:
+    """Whether ehforms could take this inbox entry: a file it may read, or a link or pipe it
+    would set aside. Opening never follows a link nor blocks on a pipe; nothing is read."""
+    try:
+        os.close(open_regular(path))
+    except NotARegularFile:
+        return True
+    except PermissionError:
+        return False
+    except OSError:
+        return True  # gone since the listing, or another fault the watcher reports
+    return True
 
 
 def _past(value: Any, now: dt.datetime) -> bool:
@@ -58,6 +77,14 @@ def render_status(summary: dict[str, Any]) -> str:
         state = "not started"
     lines.append(f"Watcher: {state}")
     lines.append(f"Waiting in the inbox: {summary['inbox']}")
+    unreadable = summary.get("unreadable", 0)
+    if unreadable:
+        lines.append(
+            f"{unreadable} file{'s' if unreadable > 1 else ''} in the inbox cannot be read: "
+            f"check {'their' if unreadable > 1 else 'its'} permissions"
+        )
+    for fault in watcher.get("faults", []):
+        lines.append(f"Waiting to try again: {fault}")
     if summary["in_processing"]:
         lines.append(
             f"Claimed but not yet delivered: {summary['in_processing']} (tried again "

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ehforms.mailroom import ignored
+from ehforms.mailroom import ignored, open_regular
 from ehforms.pipeline import Postroom, Result
 
 log = logging.getLogger("ehforms")
@@ -51,11 +51,14 @@ class Settling:
 
     def observe(self, path: Path, now: float, *, closed: bool = False) -> None:
         try:
-            stat = path.stat()
+            stat = os.lstat(path)  # a link is looked at, never followed
         except OSError:
             self.files.pop(path, None)
             return
         seen = self.files.get(path)
+        # a writer's close is a hint, not proof: an empty file, or one that does not end as a
+        # form ends, may be written again in a moment (open, append, close, again)
+        closed = closed and stat.st_size > 0 and looks_complete(path)
         if seen is None or (seen.size, seen.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
             self.files[path] = _Seen(stat.st_size, stat.st_mtime_ns, now, closed)
         else:
@@ -86,6 +89,20 @@ class Settling:
 
     def forget(self, path: Path) -> None:
         self.files.pop(path, None)
+
+
+def looks_complete(path: Path) -> bool:
+    """Whether a file ends as a whole form does: a JSON object's closing brace (in UTF-8 or
+    UTF-16) or a PDF's ``%%EOF``. Only its last bytes are read, never following a link."""
+    try:
+        with os.fdopen(open_regular(path), "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            handle.seek(max(0, size - 1024))
+            tail = handle.read(1024)
+    except OSError:
+        return False
+    end = tail.replace(b"\x00", b"").rstrip()
+    return end.endswith(b"}") or b"%%EOF" in tail[-64:].replace(b"\x00", b"")
 
 
 def _watchdog_handler_class() -> type:
@@ -151,6 +168,11 @@ class Watcher:
         self.settling = Settling(self.config.quiet_seconds)
         self.observer: Any = None
         self._inbox_id: tuple[int, int] | None = None
+        postroom.stop = self.stop  # a stop ends the batch in hand early
+        # a fault of the whole root (the ledger locked, the disk full): wait, then try again
+        self.fault: str | None = None
+        self._failures = 0
+        self._not_before = 0.0
 
     # -- the observer -----------------------------------------------------------------
 
@@ -204,9 +226,12 @@ class Watcher:
             log.warning("cannot read the inbox (%s): trying again", error.strerror)
 
     def beat(self) -> None:
+        faults = self.postroom.faults()
+        if self.fault:
+            faults.insert(0, self.fault)
         try:
             self.postroom.mailroom.beat(
-                "polling" if self.polling else "events", dt.datetime.now(dt.UTC)
+                "polling" if self.polling else "events", dt.datetime.now(dt.UTC), faults
             )
         except OSError as error:
             log.warning("cannot write the heartbeat (%s)", error.strerror)
@@ -231,6 +256,9 @@ class Watcher:
                     self.scan(now)
                     next_scan = now + self.config.rescan_seconds
                 self._drain(now)
+                if now < self._not_before:  # backing off after a fault of the whole root
+                    self._wait()
+                    continue
                 ready = self.settling.ready(now, time.time())
                 for path in ready:
                     self.settling.forget(path)
@@ -267,13 +295,52 @@ class Watcher:
             self.settling.observe(path, now, closed=closed)
 
     def _retries_due(self, now: float) -> bool:
-        return any(r.not_before <= now for r in self.postroom.retries.values())
+        return any(r.not_before <= now for r in self.postroom.retries.values()) or any(
+            r.not_before <= now and path.parent == self.inbox
+            for path, r in self.postroom.inbox_faults.items()
+        )
 
     def _process(self, paths: list[Path]) -> None:
+        """One batch. A fault of the whole root (the share dropped, the disk full, the ledger
+        locked by another program) is waited out with backoff: what was claimed is recovered
+        at the next batch, and the watcher never exits for it."""
+        due = [p for p, r in self.postroom.inbox_faults.items() if r.not_before <= time.monotonic()]
         try:
-            self.postroom.run(paths, on_result=self.on_result)
-        except OSError as error:  # the share dropped mid-batch: what was claimed is recovered
-            log.error("the working root could not be read or written (%s)", error.strerror)
+            self.postroom.run(paths + [p for p in due if p not in paths], on_result=self.on_result)
+        except Exception as error:
+            self._failures += 1
+            delay = min(2.0**self._failures, self.config.retry_max_seconds)
+            self._not_before = time.monotonic() + delay
+            self.fault = _root_fault(error)
+            log.error("%s: trying again in %.0f s", self.fault, delay)
+            for path in paths:  # looked at again once the fault clears
+                self.settling.observe(path, time.monotonic())
+            self.beat()
+        else:
+            if self.fault:
+                log.warning("working again after: %s", self.fault)
+                self.fault = None
+                self.beat()
+            self._failures = 0
+
+
+def _root_fault(error: Exception) -> str:
+    """A fault of the whole root, in words for the log and ``status`` (no file names)."""
+    import errno
+    import sqlite3
+
+    if isinstance(error, sqlite3.OperationalError):
+        text = str(error)
+        if "locked" in text or "busy" in text:
+            return "the ledger is locked by another program"
+        if "full" in text:
+            return "the disk is full (the ledger cannot be written)"
+        return f"the ledger cannot be used ({text})"
+    if isinstance(error, OSError):
+        if error.errno == errno.ENOSPC:
+            return "the disk is full"
+        return f"the working root could not be read or written ({error.strerror})"
+    return f"a fault in ehforms itself ({type(error).__name__})"
 
 
 def _shorten_move_pairing(seconds: float = 0.02) -> None:
