@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +40,38 @@ def user_errors() -> Iterator[None]:
         yield
     except EhformsError as error:
         raise ToolError(str(error)) from error
+
+
+def os_message(error: OSError) -> str:
+    """An operating system error as one line: what could not be used, and why."""
+    where = f" {error.filename}" if error.filename else ""
+    return f"Cannot use{where}: {error.strerror or type(error).__name__}"
+
+
+class Ehforms(click.Group):
+    """The command group: whatever a command fails on ends as one line and exit status 2,
+    never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except EhformsError as error:
+            raise ToolError(str(error)) from error
+        except OSError as error:
+            raise ToolError(os_message(error)) from error
+        except sqlite3.Error as error:
+            raise ToolError(
+                f"The ledger (.ehforms/ledger.sqlite3) cannot be used ({error}): restore it from "
+                "a backup, or move it aside to start a new one"
+            ) from error
+        except Exception as error:
+            where = traceback.extract_tb(error.__traceback__)[-1]
+            raise ToolError(
+                f"ehforms stopped because of a fault in ehforms itself ({type(error).__name__} "
+                f"at {Path(where.filename).name}:{where.lineno}): tell the system administrator"
+            ) from error
 
 
 def root_option(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -80,7 +114,7 @@ def parse_time(value: str | None) -> dt.datetime:
     return parsed
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Ehforms, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ehforms")
 def cli() -> None:
     """Early Help forms: validate, route to hub mailboxes, render documents.
@@ -332,8 +366,9 @@ def locked(root: Path) -> Iterator[None]:
 def describe(result: Any) -> str:
     """One line for a person: where a file went (and the first problems, if any)."""
     outcome = result.outcome
-    if result.error is not None or outcome is None:
-        return f"{result.claim.source}: not delivered yet: {result.error}"
+    if result.error is not None or result.failure is not None or outcome is None:
+        why = result.error or f"ehforms failed on it ({result.failure})"
+        return f"{result.claim.source}: not delivered yet: {why}"
     receipt = outcome.receipt
     mailboxes = receipt["mailboxes"]
     where = f"outbox/{mailboxes[0]}/" if mailboxes else "rejected/"
@@ -353,7 +388,8 @@ def print_receipt(result: Any) -> None:
 
 def run_postroom(
     root: Path, workers: int | None, as_json: bool, received_at: dt.datetime | None
-) -> list[Any]:
+) -> tuple[list[Any], list[str]]:
+    """Results, and what must be tried again (files that could not be taken, and why)."""
     from ehforms.pipeline import Postroom, utcnow
 
     with user_errors():
@@ -365,17 +401,19 @@ def run_postroom(
         Postroom(root, config, workers=worker_count(workers), clock=clock) as postroom,
     ):
         if as_json:
-            return postroom.run(on_result=print_receipt)
-        if not sys.stderr.isatty():
-            return postroom.run()
-        from rich.progress import Progress
+            results = postroom.run(on_result=print_receipt)
+        elif not sys.stderr.isatty():
+            results = postroom.run()
+        else:
+            from rich.progress import Progress
 
-        with Progress(transient=True) as progress:
-            task = progress.add_task("Processing the inbox", total=None)
-            return postroom.run(
-                on_claimed=lambda n: progress.update(task, total=n),
-                on_result=lambda r: progress.advance(task),
-            )
+            with Progress(transient=True) as progress:
+                task = progress.add_task("Processing the inbox", total=None)
+                results = postroom.run(
+                    on_claimed=lambda n: progress.update(task, total=n),
+                    on_result=lambda r: progress.advance(task),
+                )
+        return results, [line for line in postroom.faults() if "inbox" in line]
 
 
 @cli.command()
@@ -417,13 +455,15 @@ def process(
     """
     configure_logging(verbose)
     when = parse_time(received_at) if received_at else None
-    results = run_postroom(root, workers, as_json, when)
+    results, waiting = run_postroom(root, workers, as_json, when)
     if not as_json:
         for result in results:
             click.echo(describe(result))
-        if not results:
+        if not results and not waiting:
             click.echo("The inbox is empty.")
-    if any(result.error for result in results):
+    for line in waiting:
+        click.echo(f"{line}. Tried again at the next run", err=True)
+    if waiting or any(result.error or result.failure for result in results):
         sys.exit(1)
 
 
@@ -517,7 +557,7 @@ def demo(root: Path) -> None:
         target = root / "inbox" / name
         target.write_bytes(data)
     click.echo(f"Copied the sample forms into {root / 'inbox'}")
-    results = run_postroom(root, None, False, dt.datetime.fromisoformat(DEMO_TIME))
+    results, _ = run_postroom(root, None, False, dt.datetime.fromisoformat(DEMO_TIME))
     for result in results:
         click.echo(describe(result))
 

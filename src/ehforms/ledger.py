@@ -75,12 +75,14 @@ class Seen:
 
 
 class Ledger:
-    def __init__(self, path: Path, file_mode: int = 0o640) -> None:
+    def __init__(self, path: Path, file_mode: int = 0o640, timeout: float = 30.0) -> None:
         self.path = path
         new = not path.exists()
         # One thread at a time uses a Ledger (the Postroom's), but not always the one that
         # opened it: a Watcher runs on its own thread.
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.db = sqlite3.connect(
+            path, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
         if new:
             set_mode(path, file_mode)
         self.db.execute("PRAGMA journal_mode=WAL")

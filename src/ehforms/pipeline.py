@@ -483,6 +483,7 @@ class Postroom:
     workers: int = 1
     clock: Callable[[], dt.datetime] = utcnow
     stop: threading.Event = field(default_factory=threading.Event)
+    ledger_timeout: float = 30.0  # seconds to wait for a ledger another program holds
     mailroom: Mailroom = field(init=False)
     ledger: Ledger = field(init=False)
     retries: dict[str, Retry] = field(default_factory=dict, init=False)
@@ -492,7 +493,9 @@ class Postroom:
     def __post_init__(self) -> None:
         self.mailroom = Mailroom(self.root, self.config)
         self.mailroom.check()
-        self.ledger = Ledger(self.mailroom.state / LEDGER, self.config.file_mode)
+        self.ledger = Ledger(
+            self.mailroom.state / LEDGER, self.config.file_mode, timeout=self.ledger_timeout
+        )
 
     def close(self) -> None:
         if self._executor is not None:
@@ -593,7 +596,7 @@ class Postroom:
         retry = self.inbox_faults.setdefault(path, Retry())
         _backoff(retry, now, self.config.retry_max_seconds)
         if retry.reason != reason:
-            log.warning("a file in the inbox cannot be taken (%s): tried again later", reason)
+            log.info("a file in the inbox cannot be taken (%s): tried again later", reason)
         retry.reason = reason
 
     def _job(self, claim: Claim, fd: int | None = None) -> Job:

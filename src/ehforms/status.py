@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,16 @@ def summarise(mailroom: Mailroom, now: dt.datetime) -> dict[str, Any]:
         "in_processing": in_processing,
         "inbox": len(candidates),
         "unreadable": sum(1 for path in candidates if not _readable(path)),
+        "disk_full": _disk_full(mailroom.root),
     }
+
+
+def _disk_full(root: Path) -> bool:
+    """Whether the disk holding the root is full (the watcher cannot then say so itself)."""
+    try:
+        return shutil.disk_usage(root).free < 1024 * 1024
+    except OSError:
+        return False
 
 
 def _readable(path: Path) -> bool:
@@ -82,6 +92,10 @@ def render_status(summary: dict[str, Any]) -> str:
         lines.append(
             f"{unreadable} file{'s' if unreadable > 1 else ''} in the inbox cannot be read: "
             f"check {'their' if unreadable > 1 else 'its'} permissions"
+        )
+    if summary.get("disk_full"):
+        lines.append(
+            "Waiting to try again: the disk is full: nothing can be delivered until room is made"
         )
     for fault in watcher.get("faults", []):
         lines.append(f"Waiting to try again: {fault}")

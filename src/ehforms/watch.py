@@ -173,6 +173,7 @@ class Watcher:
         self.fault: str | None = None
         self._failures = 0
         self._not_before = 0.0
+        self._claims_waiting = True  # claims left in processing/: finished at the next batch
 
     # -- the observer -----------------------------------------------------------------
 
@@ -254,6 +255,7 @@ class Watcher:
                     if not self._observer_healthy():
                         self._start_observer()
                     self.scan(now)
+                    self._claims_waiting = self._claims_waiting or self._stranded(now)
                     next_scan = now + self.config.rescan_seconds
                 self._drain(now)
                 if now < self._not_before:  # backing off after a fault of the whole root
@@ -262,7 +264,8 @@ class Watcher:
                 ready = self.settling.ready(now, time.time())
                 for path in ready:
                     self.settling.forget(path)
-                if ready or self._retries_due(now):
+                if ready or self._claims_waiting or self._retries_due(now):
+                    self._claims_waiting = False
                     self._process(ready)
                 self._wait()
         finally:
@@ -294,6 +297,18 @@ class Watcher:
                 return
             self.settling.observe(path, now, closed=closed)
 
+    def _stranded(self, now: float) -> bool:
+        """A safety net, like the rescan: a claim in ``processing/`` that no retry is waiting
+        for (a batch that failed half-way, a process that stopped) is finished at once."""
+        waiting = {i for i, r in self.postroom.retries.items() if r.not_before > now}
+        try:
+            return any(
+                c.submission_id not in waiting
+                for c in self.postroom.mailroom.claims_in_processing(tidy=False)
+            )
+        except OSError:
+            return False
+
     def _retries_due(self, now: float) -> bool:
         return any(r.not_before <= now for r in self.postroom.retries.values()) or any(
             r.not_before <= now and path.parent == self.inbox
@@ -312,6 +327,7 @@ class Watcher:
             delay = min(2.0**self._failures, self.config.retry_max_seconds)
             self._not_before = time.monotonic() + delay
             self.fault = _root_fault(error)
+            self._claims_waiting = True  # what this batch claimed is finished by the next
             log.error("%s: trying again in %.0f s", self.fault, delay)
             for path in paths:  # looked at again once the fault clears
                 self.settling.observe(path, time.monotonic())
