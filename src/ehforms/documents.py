@@ -14,6 +14,7 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 
 from ehforms.config import Config
+from ehforms.render import plain_text
 from ehforms.routing import ROUTED, Decision
 
 CONSENT_LETTER = "consent-letter"
@@ -129,6 +130,8 @@ def _practitioner(person: Mapping[str, Any] | None) -> dict[str, str] | None:
 
 
 def _address_lines(address: Mapping[str, Any]) -> list[str]:
+    """The address's lines that say something: a line of nothing but control characters
+    (which every document leaves out) would print as an empty line in the window envelope."""
     return [
         line
         for line in (
@@ -137,7 +140,7 @@ def _address_lines(address: Mapping[str, Any]) -> list[str]:
             address.get("town"),
             address.get("postcode"),
         )
-        if line
+        if line and plain_text(str(line)).strip()
     ]
 
 

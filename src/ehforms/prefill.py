@@ -31,6 +31,7 @@ from ehforms.forms.fields import (
     Part,
     Timestamp,
 )
+from ehforms.render import plain_text
 
 # What a new form takes from earlier forms for the same case, newest first.
 CARRIED = ("children", "family", "address", "consent", "lead_practitioner")
@@ -59,6 +60,8 @@ class Section:
 
 
 def _text(value: Any) -> str:
+    """An answer as a form field holds it: without the control and bidirectional-formatting
+    characters an earlier form may have carried (see :func:`ehforms.render.plain_text`)."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -67,7 +70,7 @@ def _text(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, dt.date):
         return value.strftime("%d/%m/%Y")
-    return str(value)
+    return plain_text(str(value))
 
 
 def _title(text: str) -> str:
@@ -190,10 +193,13 @@ def unflatten(flat: Mapping[str, str], *, keep_blank: bool = False) -> dict[str,
     """``{"children[0]/given_name": "Leo"}`` back to ``{"children": [{"given_name": "Leo"}]}``.
 
     Blank answers are dropped, and so are list items left wholly blank, unless ``keep_blank``.
+    An answer's line breaks (a PDF viewer writes ``\\r``) become ``\\n``, and control and
+    bidirectional-formatting characters go (a document isolates right-to-left writing with
+    them: they are not part of what the practitioner wrote).
     """
     root: dict[str, Any] = {}
     for name, raw in flat.items():
-        value = raw.strip() if isinstance(raw, str) else raw
+        value = plain_text(raw).strip() if isinstance(raw, str) else raw
         if not keep_blank and value in ("", None):
             continue
         parts = name.split("/")
