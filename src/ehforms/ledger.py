@@ -1,63 +1,133 @@
-"""The ledger: a SQLite database (WAL) of every file seen, by SHA-256, and its outcome.
+"""The ledger: a database of every file seen, by SHA-256, and its outcome.
 
 It answers "have these bytes been seen before, and where did they go?", "what was in flight
 when the process stopped?", and "what do we already know of this case?" (for prefilled forms).
-Only the process that claims files writes to it.
+
+SQLAlchemy Core over SQLite (WAL, a busy timeout, short transactions) by default; the schema is
+made and upgraded by the Alembic migrations in ``ehforms/migrations``, so a root made by an
+earlier version upgrades itself when the process that owns the root opens it. Readers (a
+worker, ``template --case``) never migrate.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
+import logging
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ehforms.mailroom import set_mode
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS submissions (
-    submission_id TEXT PRIMARY KEY,
-    sha256 TEXT NOT NULL,
-    source TEXT NOT NULL,
-    received_at TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('claimed', 'done')),
-    status TEXT,
-    form_type TEXT,
-    case_id TEXT,
-    mailboxes TEXT,
-    folder TEXT,
-    priority TEXT,
-    duplicate_of TEXT,
-    completed_at TEXT
-);
-CREATE INDEX IF NOT EXISTS submissions_sha256 ON submissions (sha256, received_at);
-CREATE INDEX IF NOT EXISTS submissions_case ON submissions (case_id, received_at);
-CREATE TABLE IF NOT EXISTS case_data (
-    submission_id TEXT PRIMARY KEY REFERENCES submissions (submission_id),
-    case_id TEXT NOT NULL,
-    form_type TEXT NOT NULL,
-    received_at TEXT NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS case_data_case ON case_data (case_id, received_at);
-CREATE TABLE IF NOT EXISTS deliveries (
-    submission_id TEXT NOT NULL REFERENCES submissions (submission_id),
-    place TEXT NOT NULL,
-    folder TEXT NOT NULL,
-    delivered_at TEXT NOT NULL,
-    PRIMARY KEY (submission_id, place)
-);
-CREATE TABLE IF NOT EXISTS events (
-    at TEXT NOT NULL,
-    submission_id TEXT,
-    event TEXT NOT NULL,
-    detail TEXT
-);
-"""
+log = logging.getLogger("ehforms")
+
+metadata = sa.MetaData()
+
+submissions = sa.Table(
+    "submissions",
+    metadata,
+    sa.Column("submission_id", sa.Text, primary_key=True),
+    sa.Column("sha256", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("received_at", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("status", sa.Text),
+    sa.Column("form_type", sa.Text),
+    sa.Column("case_id", sa.Text),
+    sa.Column("mailboxes", sa.Text),
+    sa.Column("folder", sa.Text),
+    sa.Column("priority", sa.Text),
+    sa.Column("duplicate_of", sa.Text),
+    sa.Column("completed_at", sa.Text),
+    sa.Column("claim_seq", sa.Integer),  # claim order: which of two copies came first
+    sa.Column("failures", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.CheckConstraint("state IN ('claimed', 'done')", name="submissions_state"),
+)
+sa.Index("submissions_sha256", submissions.c.sha256, submissions.c.received_at)
+sa.Index("submissions_case", submissions.c.case_id, submissions.c.received_at)
+sa.Index("submissions_claim_seq", submissions.c.claim_seq, unique=True)
+
+case_data = sa.Table(
+    "case_data",
+    metadata,
+    sa.Column(
+        "submission_id", sa.Text, sa.ForeignKey("submissions.submission_id"), primary_key=True
+    ),
+    sa.Column("case_id", sa.Text, nullable=False),
+    sa.Column("form_type", sa.Text, nullable=False),
+    sa.Column("received_at", sa.Text, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+)
+sa.Index("case_data_case", case_data.c.case_id, case_data.c.received_at)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column(
+        "submission_id", sa.Text, sa.ForeignKey("submissions.submission_id"), primary_key=True
+    ),
+    sa.Column("place", sa.Text, primary_key=True),  # outbox/<mailbox>, or rejected
+    sa.Column("folder", sa.Text, nullable=False),
+    sa.Column("delivered_at", sa.Text, nullable=False),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("at", sa.Text, nullable=False),
+    sa.Column("submission_id", sa.Text),
+    sa.Column("event", sa.Text, nullable=False),
+    sa.Column("detail", sa.Text),
+)
+
+
+def engine_for(path: Path, *, timeout: float = 30.0, owner: bool = True) -> Engine:
+    """An engine on a SQLite ledger: WAL, a busy timeout, secure deletes, and transactions that
+    ehforms begins itself (``BEGIN IMMEDIATE`` for writes, so a writer waits its turn instead
+    of failing half-way). Only the ``owner`` sets the journal mode, which changes the file."""
+    engine = sa.create_engine(
+        f"sqlite:///{path}",
+        connect_args={"timeout": timeout, "check_same_thread": False},
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # pysqlite's own BEGIN handling is off
+        cursor = dbapi_connection.cursor()
+        if owner:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA secure_delete=ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get("immediate", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def migrate(connection: Connection) -> None:
+    """Bring the ledger's schema to the newest version (a new ledger is made from nothing)."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+    from alembic.migration import MigrationContext
+
+    current = MigrationContext.configure(connection).get_current_revision()
+    names = set(sa.inspect(connection).get_table_names())
+    settings = AlembicConfig()
+    settings.set_main_option("script_location", "ehforms:migrations")
+    settings.attributes["connection"] = connection
+    if current is None and "submissions" in names:
+        # made by ehforms 0.1.0, before migrations: its schema is revision 0001
+        command.stamp(settings, "0001")
+        log.info("the ledger was made by ehforms 0.1.0: upgrading it")
+    command.upgrade(settings, "head")
 
 
 @dataclass(frozen=True)
@@ -74,181 +144,249 @@ class Seen:
     form_type: str | None
 
 
+_SEEN = (
+    submissions.c.submission_id,
+    submissions.c.source,
+    submissions.c.received_at,
+    submissions.c.state,
+    submissions.c.status,
+    submissions.c.folder,
+    submissions.c.mailboxes,
+    submissions.c.form_type,
+)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
 class Ledger:
-    def __init__(self, path: Path, file_mode: int = 0o640, timeout: float = 30.0) -> None:
+    """One root's ledger. ``migrate``: bring the schema up to date on open (only the process
+    that owns the root does; a reader opens it as it is)."""
+
+    def __init__(
+        self,
+        path: Path,
+        file_mode: int = 0o640,
+        timeout: float = 30.0,
+        *,
+        migrate_schema: bool = True,
+    ) -> None:
+        from ehforms.mailroom import set_mode
+
         self.path = path
         new = not path.exists()
-        # One thread at a time uses a Ledger (the Postroom's), but not always the one that
-        # opened it: a Watcher runs on its own thread.
-        self.db = sqlite3.connect(
-            path, timeout=timeout, isolation_level=None, check_same_thread=False
-        )
-        if new:
-            set_mode(path, file_mode)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
-        columns = {row[1] for row in self.db.execute("PRAGMA table_info(submissions)")}
-        if "failures" not in columns:  # a ledger made before failures were counted
-            self.db.execute(
-                "ALTER TABLE submissions ADD COLUMN failures INTEGER NOT NULL DEFAULT 0"
-            )
+        self.engine = engine_for(path, timeout=timeout, owner=migrate_schema)
+        if migrate_schema:
+            with self.engine.connect() as connection:
+                if new:
+                    set_mode(path, file_mode)
+                with connection.begin():
+                    migrate(connection)
 
     def close(self) -> None:
-        self.db.close()
+        self.engine.dispose()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def writing(self) -> Iterator[Connection]:
+        """One short write transaction."""
+        with self.engine.connect() as connection:
+            connection = connection.execution_options(immediate=True)
+            with connection.begin():
+                yield connection
 
-    def _event(self, submission_id: str | None, event: str, detail: str = "") -> None:
-        self.db.execute(
-            "INSERT INTO events (at, submission_id, event, detail) VALUES (?, ?, ?, ?)",
-            (dt.datetime.now(dt.UTC).isoformat(), submission_id, event, detail),
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        with self.engine.connect() as connection, connection.begin():
+            yield connection
+
+    @staticmethod
+    def _event(
+        connection: Connection, submission_id: str | None, event: str, detail: str = ""
+    ) -> None:
+        connection.execute(
+            events.insert().values(
+                at=_now(), submission_id=submission_id, event=event, detail=detail
+            )
         )
 
     def claimed(self, claims: Iterable[tuple[str, str | None, str, dt.datetime]]) -> None:
         """Record claimed files (id, sha256, source, received_at) in one transaction, in order.
 
-        A claim already recorded is left as it is, so recovery may record one again.
-        """
-        with self.transaction():
+        A claim already recorded keeps its place in the claim order; its hash is brought up to
+        date (the file may have changed before it was read again)."""
+        claims = list(claims)
+        if not claims:
+            return
+        with self.writing() as connection:
+            last = connection.execute(sa.select(sa.func.max(submissions.c.claim_seq))).scalar()
+            seq = int(last or 0)
             for submission_id, sha256, source, received_at in claims:
-                cursor = self.db.execute(
-                    "INSERT OR IGNORE INTO submissions (submission_id, sha256, source, "
-                    "received_at, state) VALUES (?, ?, ?, ?, 'claimed')",
-                    (submission_id, sha256 or "", source, received_at.isoformat()),
-                )
-                if cursor.rowcount:
-                    self._event(submission_id, "claimed")
-                else:  # claimed again after a retry: the bytes may have changed since
-                    self.db.execute(
-                        "UPDATE submissions SET sha256 = ? WHERE submission_id = ? "
-                        "AND state = 'claimed'",
-                        (sha256 or "", submission_id),
+                known = connection.execute(
+                    sa.select(submissions.c.state).where(
+                        submissions.c.submission_id == submission_id
+                    )
+                ).scalar()
+                if known is None:
+                    seq += 1
+                    connection.execute(
+                        submissions.insert().values(
+                            submission_id=submission_id,
+                            sha256=sha256 or "",
+                            source=source,
+                            received_at=received_at.isoformat(),
+                            state="claimed",
+                            claim_seq=seq,
+                        )
+                    )
+                    self._event(connection, submission_id, "claimed")
+                elif known == "claimed":
+                    connection.execute(
+                        submissions.update()
+                        .where(submissions.c.submission_id == submission_id)
+                        .values(sha256=sha256 or "")
                     )
 
     def failed(self, submission_id: str) -> int:
         """Count one more failure of ehforms on this submission; returns how many so far."""
-        with self.transaction():
-            self.db.execute(
-                "UPDATE submissions SET failures = failures + 1 WHERE submission_id = ?",
-                (submission_id,),
+        with self.writing() as connection:
+            connection.execute(
+                submissions.update()
+                .where(submissions.c.submission_id == submission_id)
+                .values(failures=submissions.c.failures + 1)
             )
-            self._event(submission_id, "failed")
+            self._event(connection, submission_id, "failed")
         return self.failures(submission_id)
 
     def failures(self, submission_id: str) -> int:
-        row = self.db.execute(
-            "SELECT failures FROM submissions WHERE submission_id = ?", (submission_id,)
-        ).fetchone()
-        return int(row[0]) if row else 0
+        with self.reading() as connection:
+            found = connection.execute(
+                sa.select(submissions.c.failures).where(
+                    submissions.c.submission_id == submission_id
+                )
+            ).scalar()
+        return int(found or 0)
 
     def deliveries(self, submission_id: str) -> list[tuple[str, str]]:
         """Where a submission was delivered: (place, folder), place ``outbox/<m>`` or
         ``rejected``."""
-        rows = self.db.execute(
-            "SELECT place, folder FROM deliveries WHERE submission_id = ? ORDER BY rowid",
-            (submission_id,),
-        ).fetchall()
+        with self.reading() as connection:
+            rows = connection.execute(
+                sa.select(deliveries.c.place, deliveries.c.folder)
+                .where(deliveries.c.submission_id == submission_id)
+                .order_by(deliveries.c.delivered_at, deliveries.c.place)
+            ).all()
         return [(place, folder) for place, folder in rows]
 
     def first_with_hash(self, sha256: str | None, submission_id: str) -> Seen | None:
         """The first submission of the same bytes claimed before this one (claim order)."""
         if not sha256:  # an entry that was never read (a link, a pipe)
             return None
-        row = self.db.execute(
-            "SELECT s.submission_id, s.source, s.received_at, s.state, s.status, s.folder, "
-            "s.mailboxes, s.form_type FROM submissions s, submissions me "
-            "WHERE me.submission_id = ? AND s.sha256 = ? AND s.rowid < me.rowid "
-            "ORDER BY s.rowid LIMIT 1",
-            (submission_id, sha256),
-        ).fetchone()
-        return _seen(row) if row else None
+        me = sa.select(submissions.c.claim_seq).where(submissions.c.submission_id == submission_id)
+        with self.reading() as connection:
+            row = connection.execute(
+                sa.select(*_SEEN)
+                .where(
+                    submissions.c.sha256 == sha256, submissions.c.claim_seq < me.scalar_subquery()
+                )
+                .order_by(submissions.c.claim_seq)
+                .limit(1)
+            ).first()
+        return _seen(tuple(row)) if row else None
 
     def get(self, submission_id: str) -> Seen | None:
-        row = self.db.execute(
-            "SELECT submission_id, source, received_at, state, status, folder, mailboxes, "
-            "form_type FROM submissions WHERE submission_id = ?",
-            (submission_id,),
-        ).fetchone()
-        return _seen(row) if row else None
+        with self.reading() as connection:
+            row = connection.execute(
+                sa.select(*_SEEN).where(submissions.c.submission_id == submission_id)
+            ).first()
+        return _seen(tuple(row)) if row else None
 
     def done(
         self,
-        receipt: dict[str, Any],
+        receipt: Mapping[str, Any],
         folder: str,
         case_id: str | None,
-        case_data: Mapping[str, Any] | None,
+        case_data_: Mapping[str, Any] | None,
     ) -> None:
-        """Record an outcome, with what the form says of its case for prefill, in one go."""
+        """Record an outcome, where it was delivered, and what the form says of its case for
+        prefill, in one transaction."""
         submission_id = receipt["submission_id"]
-        with self.transaction():
-            self.db.execute(
-                "UPDATE submissions SET state = 'done', status = ?, form_type = ?, case_id = ?, "
-                "mailboxes = ?, folder = ?, priority = ?, duplicate_of = ?, completed_at = ? "
-                "WHERE submission_id = ?",
-                (
-                    receipt["status"],
-                    receipt["form_type"],
-                    case_id,
-                    json.dumps(receipt["mailboxes"]),
-                    folder,
-                    receipt["priority"],
-                    receipt["duplicate_of"],
-                    dt.datetime.now(dt.UTC).isoformat(),
-                    submission_id,
-                ),
+        now = _now()
+        with self.writing() as connection:
+            connection.execute(
+                submissions.update()
+                .where(submissions.c.submission_id == submission_id)
+                .values(
+                    state="done",
+                    status=receipt["status"],
+                    form_type=receipt["form_type"],
+                    case_id=case_id,
+                    mailboxes=json.dumps(list(receipt["mailboxes"])),
+                    folder=folder,
+                    priority=receipt["priority"],
+                    duplicate_of=receipt["duplicate_of"],
+                    completed_at=now,
+                )
             )
-            if case_id and case_data is not None:
-                self.db.execute(
-                    "INSERT OR REPLACE INTO case_data (submission_id, case_id, form_type, "
-                    "received_at, data) VALUES (?, ?, ?, ?, ?)",
-                    (
-                        submission_id,
-                        case_id,
-                        receipt["form_type"],
-                        receipt["received_at"],
-                        json.dumps(case_data, default=str),
-                    ),
+            if case_id and case_data_ is not None:
+                connection.execute(
+                    case_data.delete().where(case_data.c.submission_id == submission_id)
                 )
-            now = dt.datetime.now(dt.UTC).isoformat()
-            for place in [f"outbox/{m}" for m in receipt["mailboxes"]] or ["rejected"]:
-                self.db.execute(
-                    "INSERT OR IGNORE INTO deliveries (submission_id, place, folder, "
-                    "delivered_at) VALUES (?, ?, ?, ?)",
-                    (submission_id, place, folder, now),
+                connection.execute(
+                    case_data.insert().values(
+                        submission_id=submission_id,
+                        case_id=case_id,
+                        form_type=receipt["form_type"],
+                        received_at=receipt["received_at"],
+                        data=json.dumps(case_data_, default=str),
+                    )
                 )
-            self._event(submission_id, receipt["status"], folder)
+            places = [f"outbox/{m}" for m in receipt["mailboxes"]] or ["rejected"]
+            recorded = set(
+                connection.execute(
+                    sa.select(deliveries.c.place).where(deliveries.c.submission_id == submission_id)
+                ).scalars()
+            )
+            for place in places:
+                if place not in recorded:
+                    connection.execute(
+                        deliveries.insert().values(
+                            submission_id=submission_id,
+                            place=place,
+                            folder=folder,
+                            delivered_at=now,
+                        )
+                    )
+            self._event(connection, submission_id, receipt["status"], folder)
 
     def case_history(self, case_id: str) -> History:
         """What routed forms said of a case, oldest first: (form_type, normalised form)."""
-        rows = self.db.execute(
-            "SELECT form_type, data FROM case_data WHERE case_id = ? ORDER BY received_at",
-            (case_id,),
-        ).fetchall()
+        with self.reading() as connection:
+            rows = connection.execute(
+                sa.select(case_data.c.form_type, case_data.c.data)
+                .where(case_data.c.case_id == case_id)
+                .order_by(case_data.c.received_at)
+            ).all()
         return [(form_type, json.loads(data)) for form_type, data in rows]
 
     def withheld(self, case_id: str) -> list[str] | None:
         return withheld_in(self.case_history(case_id))
 
     def in_flight(self) -> list[str]:
-        rows = self.db.execute(
-            "SELECT submission_id FROM submissions WHERE state = 'claimed' ORDER BY received_at"
-        ).fetchall()
-        return [row[0] for row in rows]
+        with self.reading() as connection:
+            return list(
+                connection.execute(
+                    sa.select(submissions.c.submission_id)
+                    .where(submissions.c.state == "claimed")
+                    .order_by(submissions.c.received_at)
+                ).scalars()
+            )
 
     def counts(self) -> dict[str, int]:
-        rows = self.db.execute(
-            "SELECT coalesce(status, state), count(*) FROM submissions GROUP BY 1"
-        ).fetchall()
-        return {status: count for status, count in rows}
+        status = sa.func.coalesce(submissions.c.status, submissions.c.state)
+        with self.reading() as connection:
+            rows = connection.execute(sa.select(status, sa.func.count()).group_by(status)).all()
+        return {name: count for name, count in rows}
 
 
 def _seen(row: tuple[Any, ...]) -> Seen:
@@ -281,7 +419,7 @@ def case_history_at(path: Path, case_id: str) -> History:
     """A case's history from the ledger at ``path``; none when there is no ledger yet."""
     if not path.exists():
         return []
-    ledger = Ledger(path)
+    ledger = Ledger(path, migrate_schema=False)
     try:
         return ledger.case_history(case_id)
     finally:

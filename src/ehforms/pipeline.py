@@ -333,7 +333,7 @@ def _init_worker(root: Path, config: Config) -> None:
     bind_to_parent()
     mailroom = Mailroom(root, config)
     _worker["mailroom"] = mailroom
-    _worker["ledger"] = Ledger(mailroom.state / LEDGER, config.file_mode)
+    _worker["ledger"] = Ledger(mailroom.state / LEDGER, config.file_mode, migrate_schema=False)
     renderer_for(mailroom.root).warm()
 
 

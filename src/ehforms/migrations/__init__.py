@@ -1,0 +1,1 @@
+"""Alembic migrations of the ledger: a root made by an earlier version upgrades on open."""

@@ -1,0 +1,115 @@
+"""The ledger on SQLAlchemy Core and Alembic: made new at the newest version, upgraded in place
+from a ledger an earlier ehforms made, never changed by a reader."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, RECEIVED, load_example
+from ehforms.ledger import Ledger, case_history_at
+from ehforms.pipeline import Postroom
+from helpers import drop, make_root, primary, sha
+
+# Made by ehforms 0.1.0 (commit 1740b5e): its demo, then a rejected form and a repeated MARF.
+OLD = FIXTURES / "ledger-0.1.0.sqlite3"
+OLD_MARF = "01M86CH3M06ZMQQJAKTPK57G3X"
+
+
+def head() -> str:
+    versions = Path(__file__).parent.parent / "src" / "ehforms" / "migrations" / "versions"
+    return max(p.name.split("_")[0] for p in versions.glob("[0-9]*.py"))
+
+
+def version(path: Path) -> str | None:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+    except sqlite3.OperationalError:
+        return None
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def old_ledger(tmp_path) -> Path:
+    path = tmp_path / "ledger.sqlite3"
+    shutil.copyfile(OLD, path)
+    return path
+
+
+def test_a_new_ledger_is_made_at_the_newest_version_in_wal_mode(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    Ledger(path).close()
+    assert version(path) == head()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"submissions", "case_data", "deliveries", "events", "alembic_version"} <= tables
+    assert (path.stat().st_mode & 0o777) == 0o640
+
+
+def test_a_ledger_made_by_ehforms_0_1_0_upgrades_itself_on_open(old_ledger):
+    assert version(old_ledger) is None
+    ledger = Ledger(old_ledger)
+    try:
+        assert version(old_ledger) == head()
+        assert ledger.counts() == {"routed": 5, "rejected": 1, "duplicate": 1}
+        # claim order carried over from the old row order
+        db = sqlite3.connect(old_ledger)
+        order = [r[0] for r in db.execute("SELECT claim_seq FROM submissions ORDER BY rowid")]
+        assert order == list(range(1, 8))
+        marf = ledger.get(OLD_MARF)
+        assert marf is not None and marf.mailboxes == ("mash", "sw-north")
+        assert [t for t, _ in ledger.case_history("MC204811")] == ["transfer", "closure"]
+        assert ledger.failures(OLD_MARF) == 0
+    finally:
+        ledger.close()
+    Ledger(old_ledger).close()  # and opening it again changes nothing
+    assert version(old_ledger) == head()
+
+
+def test_a_reader_never_changes_an_old_ledger(old_ledger):
+    before = hashlib.sha256(old_ledger.read_bytes()).hexdigest()
+    assert [t for t, _ in case_history_at(old_ledger, "MC204811")] == ["transfer", "closure"]
+    assert hashlib.sha256(old_ledger.read_bytes()).hexdigest() == before
+
+
+def test_a_root_made_by_0_1_0_still_knows_its_duplicates_after_the_upgrade(tmp_path):
+    """The same bytes the old version routed are a duplicate under the new one."""
+    config = make_root(tmp_path)
+    shutil.copyfile(OLD, tmp_path / ".ehforms" / "ledger.sqlite3")
+    marf = (FIXTURES / "marf.json").read_bytes()
+    db = sqlite3.connect(tmp_path / ".ehforms" / "ledger.sqlite3")
+    db.execute("UPDATE submissions SET sha256 = ? WHERE submission_id = ?", (sha(marf), OLD_MARF))
+    db.commit()
+    db.close()
+    drop(tmp_path, "marf.json", marf)
+    new = json.dumps(load_example("rfas")).encode()
+    drop(tmp_path, "rfas.json", new)
+    later = RECEIVED + dt.timedelta(days=1)
+    with Postroom(tmp_path, config, clock=lambda: later) as room:
+        results = {r.outcome.receipt["source"]: r.outcome.receipt for r in room.run()}
+    assert results["marf.json"]["status"] == "duplicate"
+    assert results["marf.json"]["duplicate_of"] == OLD_MARF
+    assert results["rfas.json"]["status"] == "routed"
+    assert primary(tmp_path)[sha(new)][0]["mailboxes"] == ["eh-central"]
+
+
+def test_duplicates_follow_the_claim_order_not_the_ids(tmp_path):
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    try:
+        # the second claim has the smaller id (two claims in one millisecond)
+        ledger.claimed([("01B", "abc", "a.json", RECEIVED), ("01A", "abc", "b.json", RECEIVED)])
+        first = ledger.first_with_hash("abc", "01A")
+        assert first is not None and first.submission_id == "01B"
+        assert ledger.first_with_hash("abc", "01B") is None
+        assert ledger.first_with_hash(None, "01A") is None
+    finally:
+        ledger.close()
