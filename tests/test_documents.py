@@ -73,7 +73,7 @@ def made(form, withheld=None, renderer=None):
 )
 def test_routing_the_examples_makes_their_documents(form_type, expected):
     outcome = made(load_example(form_type))
-    assert outcome.receipt["documents"] == expected
+    assert outcome.receipt.as_dict()["documents"] == expected
     assert sorted(outcome.documents) == sorted(expected)
     for name, data in outcome.documents.items():
         assert data.startswith(b"%PDF-" if name.endswith(".pdf") else b"PK")
@@ -83,8 +83,8 @@ def test_a_redirected_notification_gets_no_consent_letter(example):
     form = example("notification")
     form["risk_of_significant_harm"] = True
     outcome = made(form)
-    assert outcome.receipt["status"] == "redirected"
-    assert outcome.receipt["documents"] == [] and not outcome.documents
+    assert outcome.receipt.status == "redirected"
+    assert outcome.receipt.as_dict()["documents"] == [] and not outcome.documents
 
 
 def test_a_transfer_without_consent_given_gets_no_letter():
@@ -179,16 +179,16 @@ class TestProForma:
                 "4: Intensive coordinated support",
             ]:
                 assert expected in text, expected
-        assert outcome.receipt["notes"] == []
+        assert outcome.receipt.as_dict()["notes"] == []
 
     def test_a_long_transfer_is_shrunk_or_noted_and_never_rejected(self, example):
         form = example("transfer")
         form["worries"] = [f"Worry {n}: " + "school attendance and sleep. " * 12 for n in range(12)]
         form["working_well"] = [f"Strength {n}: " + "grandmother visits. " * 10 for n in range(8)]
         outcome = made(form)
-        assert outcome.receipt["status"] == "routed"
+        assert outcome.receipt.status == "routed"
         pages = len(PdfReader(io.BytesIO(outcome.documents["allocations-pro-forma.pdf"])).pages)
-        notes = outcome.receipt["notes"]
+        notes = outcome.receipt.notes
         assert any("allocations pro forma" in note for note in notes)
         if pages > 2:
             assert f"runs to {pages} pages, more than 2" in notes[0]
@@ -321,7 +321,7 @@ def test_templates_run_in_a_sandbox_and_a_broken_one_never_holds_a_form_back(tmp
     drop(tmp_path, "n.json", load_example("notification"))
     with Postroom(tmp_path, config, clock=lambda: RECEIVED) as room:
         (result,) = room.run()
-    receipt = result.outcome.receipt
+    receipt = result.outcome.receipt.as_dict()
     assert receipt["status"] == "routed"
     assert receipt["documents"] == []
     assert receipt["notes"][0].startswith("The consent letter could not be made (SecurityError")

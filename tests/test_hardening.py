@@ -154,7 +154,7 @@ def test_a_risk_form_ehforms_fails_on_twice_still_goes_to_mash(tmp_path, monkeyp
     real_deliver = Mailroom.deliver
 
     def deliver(self, claim, outcome):
-        if outcome.receipt["form_type"] == "notification":
+        if outcome.receipt.form_type == "notification":
             raise RuntimeError("a fault in ehforms")
         return real_deliver(self, claim, outcome)
 
@@ -674,7 +674,7 @@ def test_a_duplicate_says_where_the_first_copy_is_now(tmp_path):
     (mailbox / folder).rename(mailbox / "done" / folder)  # handled by hub staff
     drop(tmp_path, "again.json", data)
     (again,) = run_once(tmp_path)
-    message = again.outcome.receipt["errors"][0]["message"]
+    message = again.outcome.receipt.errors[0].message
     assert f"which has been handled (outbox/eh-central/done/{folder})" in message
     bad = b'{"form_type": "rfas"}'
     drop(tmp_path, "bad.json", bad)
@@ -683,5 +683,5 @@ def test_a_duplicate_says_where_the_first_copy_is_now(tmp_path):
     (repeat,) = run_once(tmp_path)
     assert (
         f"which is in rejected/{rejected.outcome.folder}"
-        in (repeat.outcome.receipt["errors"][0]["message"])
+        in (repeat.outcome.receipt.errors[0].message)
     )

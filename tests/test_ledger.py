@@ -95,7 +95,7 @@ def test_a_root_made_by_0_1_0_still_knows_its_duplicates_after_the_upgrade(tmp_p
     drop(tmp_path, "rfas.json", new)
     later = RECEIVED + dt.timedelta(days=1)
     with Postroom(tmp_path, config, clock=lambda: later) as room:
-        results = {r.outcome.receipt["source"]: r.outcome.receipt for r in room.run()}
+        results = {r.outcome.receipt.source: r.outcome.receipt.as_dict() for r in room.run()}
     assert results["marf.json"]["status"] == "duplicate"
     assert results["marf.json"]["duplicate_of"] == OLD_MARF
     assert results["rfas.json"]["status"] == "routed"

@@ -19,6 +19,8 @@ from ehforms.mailroom import (
     safe_file_name,
     safe_part,
 )
+from ehforms.receipts import Receipt
+from ehforms.routing import Status
 from helpers import make_root
 
 
@@ -127,7 +129,15 @@ def test_candidates_leave_subfolders_and_temporary_files_alone(tmp_path):
 
 def outcome(mailboxes=("eh-north",), folder="20261124-090000_rfas_X_01A"):
     return Outcome(
-        receipt={"mailboxes": list(mailboxes), "submission_id": "01A"},
+        receipt=Receipt(
+            submission_id="01A",
+            source="receipt.json",
+            sha256=None,
+            received_at=RECEIVED,
+            status=Status.ROUTED,
+            form_type="rfas",
+            mailboxes=tuple(mailboxes),
+        ),
         folder=folder,
         form_json=b"{}\n",
         errors_txt=None,

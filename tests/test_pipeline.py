@@ -51,7 +51,7 @@ def test_the_examples_route_as_the_contract_says(root):
     with postroom(root) as room:
         results = room.run()
     assert all(r.error is None for r in results)
-    by_type = {r.outcome.receipt["form_type"]: r.outcome.receipt for r in results}
+    by_type = {r.outcome.receipt.form_type: r.outcome.receipt.as_dict() for r in results}
     assert {t: (r["status"], r["mailboxes"], r["priority"]) for t, r in by_type.items()} == {
         "notification": ("routed", ["eh-central"], "normal"),
         "rfas": ("routed", ["eh-central"], "normal"),
@@ -66,7 +66,7 @@ def test_the_examples_route_as_the_contract_says(root):
     assert marf["source"] == "marf.json"
     assert marf["duplicate_of"] is None and marf["errors"] == []
     folder = path / "outbox" / "mash" / results[0].outcome.folder
-    assert results[0].outcome.receipt["form_type"] == "marf"  # urgent-looking files go first
+    assert results[0].outcome.receipt.form_type == "marf"  # urgent-looking files go first
     assert sorted(p.name for p in folder.iterdir()) == ["form.json", "marf.json", "receipt.json"]
     assert json.loads((folder / "form.json").read_text())["address"]["postcode"] == "M8 5AB"
     assert (path / "outbox" / "sw-north" / folder.name / "receipt.json").exists()
@@ -81,7 +81,7 @@ def test_a_rejected_form_gets_errors_a_person_can_act_on(root, example):
     drop(path, "hughes.json", form)
     with postroom(root) as room:
         (result,) = room.run()
-    receipt = result.outcome.receipt
+    receipt = result.outcome.receipt.as_dict()
     assert (receipt["status"], receipt["mailboxes"], receipt["priority"]) == (
         "rejected",
         [],
@@ -101,7 +101,7 @@ def test_a_redirected_form_carries_its_errors_to_mash(root):
     drop(path, "urgent.json", {"form_type": "notification", "risk_of_significant_harm": True})
     with postroom(root) as room:
         (result,) = room.run()
-    receipt = result.outcome.receipt
+    receipt = result.outcome.receipt.as_dict()
     assert (receipt["status"], receipt["mailboxes"], receipt["priority"]) == (
         "redirected",
         ["mash"],
@@ -117,7 +117,7 @@ def test_a_file_that_is_not_a_form_is_rejected_with_one_message(root):
     drop(path, "scan.json", b"\x89PNG\r\n")
     with postroom(root) as room:
         (result,) = room.run()
-    assert result.outcome.receipt["errors"] == [
+    assert result.outcome.receipt.as_dict()["errors"] == [
         {
             "field": None,
             "message": "The file is not UTF-8 text: save the form as JSON in UTF-8 and send it again",
@@ -138,14 +138,14 @@ def test_the_same_bytes_again_are_a_duplicate(root):
         repeats = room.run()
     assert len(repeats) == 2
     for result in repeats:
-        receipt = result.outcome.receipt
+        receipt = result.outcome.receipt.as_dict()
         assert receipt["status"] == "duplicate"
-        assert receipt["duplicate_of"] == first.outcome.receipt["submission_id"]
+        assert receipt["duplicate_of"] == first.outcome.receipt.submission_id
         assert receipt["mailboxes"] == [] and receipt["priority"] == "normal"
         folder = path / "rejected" / result.outcome.folder
         assert (folder / "errors.txt").read_text() == (
             f"This file was already received on 24 November 2026 at 09:00 as submission "
-            f"{first.outcome.receipt['submission_id']}, which is waiting in "
+            f"{first.outcome.receipt.submission_id}, which is waiting in "
             f"outbox/eh-central/{first.outcome.folder}. It has not been sent on again. If it is "
             "a new form, change it and send it again\n"
         )
@@ -159,7 +159,7 @@ def test_duplicates_in_one_batch_follow_their_first(root):
         drop(path, f"closure-{n}.json", data)
     with postroom(root, workers=2) as room:
         results = room.run()
-    statuses = sorted(r.outcome.receipt["status"] for r in results)
+    statuses = sorted(r.outcome.receipt.status for r in results)
     assert statuses == ["duplicate", "duplicate", "routed"]
     assert len(primary(path)[sha(data)]) == 3
 
@@ -202,7 +202,7 @@ class TestRecovery:
         Mailroom(path, config).claim(path / "inbox" / "marf.json", RECEIVED)
         with postroom(root) as room:
             (result,) = room.run()
-        assert result.outcome.receipt["received_at"] == "2026-11-24T09:00:00+00:00"
+        assert result.outcome.receipt.as_dict()["received_at"] == "2026-11-24T09:00:00+00:00"
         assert [r["_folder"].parent.name for r in outcomes(path)[sha(data)]] == ["mash", "sw-north"]
 
     def test_delivered_to_one_mailbox_of_two(self, root, monkeypatch):
@@ -269,7 +269,7 @@ def test_a_failed_delivery_is_retried_with_backoff_and_never_dropped(root, monke
     retry.not_before = 0
     (result,) = room.run()
     assert result.error is None and room.retries == {}
-    assert result.outcome.receipt["status"] == "routed"
+    assert result.outcome.receipt.status == "routed"
     room.close()
 
 
@@ -283,7 +283,7 @@ def test_a_fault_in_ehforms_still_gives_the_file_an_outcome(root, monkeypatch):
 
     monkeypatch.setattr("ehforms.routing.route", broken)
     with postroom(root) as room:
-        results = {r.claim.source: r.outcome.receipt for r in room.run()}
+        results = {r.claim.source: r.outcome.receipt.as_dict() for r in room.run()}
     assert (results["marf.json"]["status"], results["marf.json"]["mailboxes"]) == (
         "redirected",
         ["mash"],
@@ -317,7 +317,7 @@ def test_a_hostile_case_id_and_file_name_stay_inside_the_root(root, example):
     with postroom(root) as room:
         (result,) = room.run()
     folder = path / "outbox" / "eh-central" / result.outcome.folder
-    assert folder.name.endswith(f"_rfas_tmp-owned_{result.outcome.receipt['submission_id']}")
+    assert folder.name.endswith(f"_rfas_tmp-owned_{result.outcome.receipt.submission_id}")
     assert sorted(p.name for p in folder.iterdir()) == ["_CON.json", "form.json", "receipt.json"]
 
 
@@ -385,7 +385,7 @@ def test_a_file_over_the_size_limit_is_rejected_whole_without_reading_it_all(tmp
     drop(tmp_path, "big.json", data)
     with Postroom(tmp_path, config, clock=lambda: RECEIVED) as room:
         (result,) = room.run()
-    receipt = result.outcome.receipt
+    receipt = result.outcome.receipt.as_dict()
     assert receipt["status"] == "rejected"
     assert receipt["sha256"] == sha(data)
     assert receipt["errors"][0]["message"].startswith("The file is larger than 2 KB")

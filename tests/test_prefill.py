@@ -143,7 +143,7 @@ def test_the_prefilled_pdf_round_trip(root_with_case, tmp_path_factory):
     drop(root, "rfas-filled.pdf", filled.getvalue())
     with Postroom(root, config, clock=lambda: RECEIVED) as room:
         (routed,) = room.run()
-    receipt = routed.outcome.receipt
+    receipt = routed.outcome.receipt.as_dict()
     assert (receipt["status"], receipt["form_type"], receipt["mailboxes"]) == (
         "routed",
         "rfas",
@@ -172,7 +172,7 @@ def test_a_blank_pdf_dropped_unfilled_is_rejected_with_what_to_enter(tmp_path):
     drop(tmp_path, "blank.pdf", pdf.read_bytes())
     with Postroom(tmp_path, config, clock=lambda: RECEIVED) as room:
         (result,) = room.run()
-    receipt = result.outcome.receipt
+    receipt = result.outcome.receipt.as_dict()
     assert receipt["status"] == "rejected"
     assert {"field": "children", "message": "Enter at least one child"} in receipt["errors"]
 

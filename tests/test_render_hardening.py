@@ -481,7 +481,7 @@ def test_a_template_reaching_outside_never_holds_a_form_back(tmp_path, kind):
     drop(root, "n.json", load_example("notification"))
     with Postroom(root, config, clock=lambda: RECEIVED) as room:
         (result,) = room.run()
-    receipt = result.outcome.receipt
+    receipt = result.outcome.receipt.as_dict()
     assert receipt["status"] == "routed"
     assert receipt["documents"] == []
     assert receipt["notes"][0].startswith("The consent letter could not be made (RenderError: ")

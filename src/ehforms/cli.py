@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -61,11 +60,6 @@ class Ehforms(click.Group):
             raise ToolError(str(error)) from error
         except OSError as error:
             raise ToolError(os_message(error)) from error
-        except sqlite3.Error as error:
-            raise ToolError(
-                f"The ledger (.ehforms/ledger.sqlite3) cannot be used ({error}): restore it from "
-                "a backup, or move it aside to start a new one"
-            ) from error
         except Exception as error:
             where = traceback.extract_tb(error.__traceback__)[-1]
             raise ToolError(
@@ -370,20 +364,20 @@ def describe(result: Any) -> str:
         why = result.error or f"ehforms failed on it ({result.failure})"
         return f"{result.claim.source}: not delivered yet: {why}"
     receipt = outcome.receipt
-    mailboxes = receipt["mailboxes"]
+    mailboxes = receipt.mailboxes
     where = f"outbox/{mailboxes[0]}/" if mailboxes else "rejected/"
-    urgent = ", urgent" if receipt["priority"] == "urgent" else ""
-    lines = [f"{receipt['source']}: {receipt['status']}{urgent} -> {where}{outcome.folder}"]
+    urgent = ", urgent" if receipt.priority == "urgent" else ""
+    lines = [f"{receipt.source}: {receipt.status}{urgent} -> {where}{outcome.folder}"]
     lines += [f"    copy in outbox/{m}/" for m in mailboxes[1:]]
-    lines += [f"    {problem['message']}" for problem in receipt["errors"][:3]]
-    if len(receipt["errors"]) > 3:
-        lines.append(f"    and {len(receipt['errors']) - 3} more in errors.txt")
+    lines += [f"    {problem.message}" for problem in receipt.errors[:3]]
+    if len(receipt.errors) > 3:
+        lines.append(f"    and {len(receipt.errors) - 3} more in errors.txt")
     return "\n".join(lines)
 
 
 def print_receipt(result: Any) -> None:
     if result.outcome is not None and result.error is None:
-        click.echo(json.dumps(result.outcome.receipt, ensure_ascii=False))
+        click.echo(json.dumps(result.outcome.receipt.as_dict(), ensure_ascii=False))
 
 
 def run_postroom(

@@ -30,3 +30,15 @@ class RenderError(EhformsError):
 class ClaimError(EhformsError):
     """A file in the inbox could not be taken (locked by another program, no permission); it
     stays in the inbox and is tried again."""
+
+
+class LedgerError(EhformsError):
+    """The ledger cannot be used just now, or at all. The message says which and why."""
+
+
+class LedgerBusy(LedgerError):
+    """Another program holds the ledger past the busy timeout: try again later."""
+
+
+class LedgerFull(LedgerError):
+    """The disk holding the ledger is full: try again once there is room."""

@@ -18,10 +18,15 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+
+from ehforms.errors import LedgerBusy, LedgerError, LedgerFull
+
+if TYPE_CHECKING:
+    from ehforms.receipts import Receipt
 
 log = logging.getLogger("ehforms")
 
@@ -112,6 +117,23 @@ def engine_for(path: Path, *, timeout: float = 30.0, owner: bool = True) -> Engi
     return engine
 
 
+@contextmanager
+def _translated() -> Iterator[None]:
+    """The database's errors as ehforms' own: busy, full, or not usable."""
+    try:
+        yield
+    except sa.exc.DBAPIError as error:
+        text = str(error.orig).lower()
+        if "locked" in text or "busy" in text:
+            raise LedgerBusy("the ledger is locked by another program") from error
+        if "full" in text:
+            raise LedgerFull("the disk is full (the ledger cannot be written)") from error
+        raise LedgerError(
+            f"The ledger (.ehforms/ledger.sqlite3) cannot be used ({error.orig}): restore it "
+            "from a backup, or move it aside to start a new one"
+        ) from error
+
+
 def migrate(connection: Connection) -> None:
     """Bring the ledger's schema to the newest version (a new ledger is made from nothing)."""
     from alembic import command
@@ -178,7 +200,7 @@ class Ledger:
         new = not path.exists()
         self.engine = engine_for(path, timeout=timeout, owner=migrate_schema)
         if migrate_schema:
-            with self.engine.connect() as connection:
+            with _translated(), self.engine.connect() as connection:
                 if new:
                     set_mode(path, file_mode)
                 with connection.begin():
@@ -190,14 +212,14 @@ class Ledger:
     @contextmanager
     def writing(self) -> Iterator[Connection]:
         """One short write transaction."""
-        with self.engine.connect() as connection:
+        with _translated(), self.engine.connect() as connection:
             connection = connection.execution_options(immediate=True)
             with connection.begin():
                 yield connection
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
-        with self.engine.connect() as connection, connection.begin():
+        with _translated(), self.engine.connect() as connection, connection.begin():
             yield connection
 
     @staticmethod
@@ -303,14 +325,14 @@ class Ledger:
 
     def done(
         self,
-        receipt: Mapping[str, Any],
+        receipt: Receipt,
         folder: str,
         case_id: str | None,
         case_data_: Mapping[str, Any] | None,
     ) -> None:
         """Record an outcome, where it was delivered, and what the form says of its case for
         prefill, in one transaction."""
-        submission_id = receipt["submission_id"]
+        submission_id = receipt.submission_id
         now = _now()
         with self.writing() as connection:
             connection.execute(
@@ -318,13 +340,13 @@ class Ledger:
                 .where(submissions.c.submission_id == submission_id)
                 .values(
                     state="done",
-                    status=receipt["status"],
-                    form_type=receipt["form_type"],
+                    status=receipt.status.value,
+                    form_type=receipt.form_type,
                     case_id=case_id,
-                    mailboxes=json.dumps(list(receipt["mailboxes"])),
+                    mailboxes=json.dumps(list(receipt.mailboxes)),
                     folder=folder,
-                    priority=receipt["priority"],
-                    duplicate_of=receipt["duplicate_of"],
+                    priority=receipt.priority.value,
+                    duplicate_of=receipt.duplicate_of,
                     completed_at=now,
                 )
             )
@@ -336,12 +358,12 @@ class Ledger:
                     case_data.insert().values(
                         submission_id=submission_id,
                         case_id=case_id,
-                        form_type=receipt["form_type"],
-                        received_at=receipt["received_at"],
+                        form_type=receipt.form_type,
+                        received_at=receipt.received_at.isoformat(),
                         data=json.dumps(case_data_, default=str),
                     )
                 )
-            places = [f"outbox/{m}" for m in receipt["mailboxes"]] or ["rejected"]
+            places = [f"outbox/{m}" for m in receipt.mailboxes] or ["rejected"]
             recorded = set(
                 connection.execute(
                     sa.select(deliveries.c.place).where(deliveries.c.submission_id == submission_id)
@@ -357,7 +379,7 @@ class Ledger:
                             delivered_at=now,
                         )
                     )
-            self._event(connection, submission_id, receipt["status"], folder)
+            self._event(connection, submission_id, receipt.status.value, folder)
 
     def case_history(self, case_id: str) -> History:
         """What routed forms said of a case, oldest first: (form_type, normalised form)."""

@@ -30,6 +30,7 @@ from ulid import ULID
 
 from ehforms.config import Config
 from ehforms.errors import ClaimError, DeliveryError, RootError
+from ehforms.receipts import Receipt
 
 log = logging.getLogger("ehforms")
 
@@ -222,7 +223,7 @@ class Claim:
 class Outcome:
     """What to write for one submission; built by the pipeline, written by :meth:`deliver`."""
 
-    receipt: dict[str, Any]
+    receipt: Receipt
     folder: str
     form_json: bytes | None = None
     errors_txt: str | None = None
@@ -232,7 +233,7 @@ class Outcome:
 
     @property
     def mailboxes(self) -> list[str]:
-        return list(self.receipt["mailboxes"])
+        return list(self.receipt.mailboxes)
 
 
 class Mailroom:
@@ -454,8 +455,7 @@ class Mailroom:
             write(folder / safe_file_name(name), data, checked=True)
         if outcome.errors_txt:
             write(folder / "errors.txt", outcome.errors_txt.encode("utf-8"), checked=True)
-        receipt = json.dumps(outcome.receipt, indent=2, ensure_ascii=False) + "\n"
-        write(folder / "receipt.json", receipt.encode("utf-8"), checked=True)
+        write(folder / "receipt.json", outcome.receipt.to_json(), checked=True)
 
     def archive_claim(self, claim: Claim) -> None:
         """Keep the original for good, outside the inbox and the rescans."""
@@ -499,8 +499,9 @@ class Mailroom:
 
     # -- hub mailboxes ------------------------------------------------------------------
 
-    def waiting(self, mailbox: str) -> Iterable[dict[str, Any]]:
-        """Receipts of the forms still waiting in a mailbox (not in ``done/``)."""
+    def waiting(self, mailbox: str) -> Iterator[tuple[str, Receipt | None]]:
+        """(folder name, receipt) of each form still waiting in a mailbox (not in ``done/``);
+        None for a receipt that cannot be read (edited by hand, half copied back)."""
         base = self.outbox / mailbox
         if not base.is_dir():
             return
@@ -508,9 +509,9 @@ class Mailroom:
             if folder.name == DONE or folder.name.startswith(".") or not folder.is_dir():
                 continue
             try:
-                yield json.loads((folder / "receipt.json").read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                yield {"folder": folder.name, "priority": "normal", "due": []}
+                yield folder.name, Receipt.from_json((folder / "receipt.json").read_bytes())
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                yield folder.name, None
 
 
 def _claim_message(error: OSError, *, making: bool) -> str:

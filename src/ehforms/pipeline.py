@@ -42,6 +42,7 @@ from ehforms.mailroom import (
     folder_name,
     open_regular,
 )
+from ehforms.receipts import Receipt
 from ehforms.render import PRO_FORMA_MAX_PAGES, Renderer, renderer_for
 from ehforms.submission import (
     check,
@@ -76,22 +77,22 @@ def receipt(
     errors: Iterable[FieldError] = (),
     duplicate_of: str | None = None,
     documents: Iterable[str] = (),
-) -> dict[str, Any]:
-    return {
-        "submission_id": submission_id,
-        "source": source,
-        "sha256": sha256,
-        "received_at": received_at.astimezone(dt.UTC).isoformat(),
-        "status": decision.status,
-        "duplicate_of": duplicate_of,
-        "form_type": form_type,
-        "mailboxes": list(decision.mailboxes),
-        "priority": decision.priority,
-        "errors": [e.as_dict() for e in errors],
-        "notes": list(decision.notes),
-        "documents": list(documents),
-        "due": [d.as_dict() for d in decision.due],
-    }
+) -> Receipt:
+    return Receipt(
+        submission_id=submission_id,
+        source=source,
+        sha256=sha256,
+        received_at=received_at.astimezone(dt.UTC),
+        status=decision.status,
+        duplicate_of=duplicate_of,
+        form_type=form_type,
+        mailboxes=tuple(decision.mailboxes),
+        priority=decision.priority,
+        errors=tuple(errors),
+        notes=tuple(decision.notes),
+        documents=tuple(documents),
+        due=tuple(decision.due),
+    )
 
 
 def render_documents(
@@ -802,7 +803,7 @@ class Postroom:
                 "submission %s%s: %s to %s",
                 claim.submission_id,
                 f" (case {log_safe(outcome.case_id)})" if outcome.case_id else "",
-                outcome.receipt["status"],
+                outcome.receipt.status,
                 ", ".join(outcome.mailboxes) or "rejected",
             )
         if on_result is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cache
 from typing import Any
 
@@ -18,12 +19,27 @@ from ehforms.config import Config
 from ehforms.forms import Validation
 from ehforms.forms.fields import postcode_district
 
-ROUTED = "routed"
-REDIRECTED = "redirected"
-REJECTED = "rejected"
-DUPLICATE = "duplicate"
-URGENT = "urgent"
-NORMAL = "normal"
+
+class Status(StrEnum):
+    """A submission's outcome, as the receipt's ``status`` says it."""
+
+    ROUTED = "routed"
+    REDIRECTED = "redirected"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+
+
+class Priority(StrEnum):
+    URGENT = "urgent"
+    NORMAL = "normal"
+
+
+ROUTED = Status.ROUTED
+REDIRECTED = Status.REDIRECTED
+REJECTED = Status.REJECTED
+DUPLICATE = Status.DUPLICATE
+URGENT = Priority.URGENT
+NORMAL = Priority.NORMAL
 
 
 @dataclass(frozen=True)
@@ -37,9 +53,9 @@ class Due:
 
 @dataclass(frozen=True)
 class Decision:
-    status: str
+    status: Status
     mailboxes: tuple[str, ...] = ()
-    priority: str = NORMAL
+    priority: Priority = NORMAL
     due: tuple[Due, ...] = ()
     notes: tuple[str, ...] = field(default=())
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ehforms.mailroom import Mailroom, NotARegularFile, open_regular
+from ehforms.routing import Priority
 from ehforms.watch import heartbeat_age
 
 
@@ -16,10 +17,11 @@ def summarise(mailroom: Mailroom, now: dt.datetime) -> dict[str, Any]:
     mailboxes = {}
     for mailbox in mailroom.config.mailboxes:
         waiting = urgent = overdue = 0
-        for receipt in mailroom.waiting(mailbox):
+        for _folder, receipt in mailroom.waiting(mailbox):
             waiting += 1
-            urgent += receipt.get("priority") == "urgent"
-            overdue += any(_past(due.get("by"), now) for due in receipt.get("due", []))
+            if receipt is not None:
+                urgent += receipt.priority == Priority.URGENT
+                overdue += bool(receipt.past_due(now))
         mailboxes[mailbox] = {"waiting": waiting, "urgent": urgent, "overdue": overdue}
     heartbeat = mailroom.heartbeat()
     age = heartbeat_age(heartbeat, now)
@@ -62,13 +64,6 @@ def _readable(path: Path) -> bool:
     except OSError:
         return True  # gone since the listing, or another fault the watcher reports
     return True
-
-
-def _past(value: Any, now: dt.datetime) -> bool:
-    try:
-        return dt.datetime.fromisoformat(str(value)) < now
-    except ValueError:
-        return False
 
 
 def render_status(summary: dict[str, Any]) -> str:

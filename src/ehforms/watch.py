@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ehforms.errors import LedgerError
 from ehforms.mailroom import ignored, open_regular
 from ehforms.pipeline import Postroom, Result
 
@@ -343,15 +344,9 @@ class Watcher:
 def _root_fault(error: Exception) -> str:
     """A fault of the whole root, in words for the log and ``status`` (no file names)."""
     import errno
-    import sqlite3
 
-    if isinstance(error, sqlite3.OperationalError):
-        text = str(error)
-        if "locked" in text or "busy" in text:
-            return "the ledger is locked by another program"
-        if "full" in text:
-            return "the disk is full (the ledger cannot be written)"
-        return f"the ledger cannot be used ({text})"
+    if isinstance(error, LedgerError):
+        return str(error)
     if isinstance(error, OSError):
         if error.errno == errno.ENOSPC:
             return "the disk is full"
