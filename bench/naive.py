@@ -22,13 +22,13 @@ from jinja2 import Environment, FileSystemLoader
 from weasyprint import HTML
 
 from ehforms.config import load_config
+from ehforms.content import builtin_templates
 from ehforms.documents import plan
 from ehforms.forms import SCHEMAS
 from ehforms.forms.context import receiving
 from ehforms.forms.fields import postcode_district
 from ehforms.routing import ROUTED, Decision, next_meeting
 from ehforms.routing import Due as DueDate
-from ehforms.setup import builtin_templates
 
 RECEIVED = dt.datetime(2026, 11, 24, 9, tzinfo=dt.UTC)
 

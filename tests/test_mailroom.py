@@ -256,7 +256,7 @@ def test_a_share_that_refuses_modes_still_gets_the_form(claimed, monkeypatch, ca
     def refuse(*args, **kwargs):
         raise OSError(errno.EPERM, "Operation not permitted")
 
-    monkeypatch.setattr("ehforms.mailroom._warned_modes", set())
+    monkeypatch.setattr("ehforms.files._warned_modes", set())
     monkeypatch.setattr("os.chmod", refuse)
     monkeypatch.setattr("os.fchmod", refuse)
     with caplog.at_level("WARNING", logger="ehforms"):

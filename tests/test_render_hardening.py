@@ -26,16 +26,18 @@ from pypdf import PdfReader
 
 from conftest import RECEIVED, load_example
 from ehforms import render
+from ehforms import text as text_module
 from ehforms.config import load_config
+from ehforms.content import builtin_templates
 from ehforms.documents import plan
 from ehforms.errors import RenderError
 from ehforms.forms import validate
 from ehforms.intake import read_pdf
 from ehforms.pipeline import Postroom, render_documents
 from ehforms.prefill import carried, sections, skeleton, unflatten
-from ehforms.render import LRI, PDI, RLI, Renderer, _Fetcher, isolate, plain_text, renderer_for
+from ehforms.render import Renderer, _Fetcher, renderer_for
 from ehforms.routing import route
-from ehforms.setup import builtin_templates
+from ehforms.text import LRI, PDI, RLI, isolate, plain_text
 from helpers import drop, make_root
 
 CONFIG = load_config(None, environ={})
@@ -92,7 +94,7 @@ def assert_isolates_are_paired(text: str) -> None:
     """The only direction controls left are ehforms's own isolates (LRI or RLI ... PDI), in
     pairs, each around right-to-left writing."""
     for match in ISOLATED.finditer(text):
-        assert render._right_to_left(match.group(1)), repr(match.group(0))
+        assert text_module._right_to_left(match.group(1)), repr(match.group(0))
     assert UNWANTED.search(ISOLATED.sub(r"\1", text)) is None
 
 

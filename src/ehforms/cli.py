@@ -542,7 +542,8 @@ def demo(root: Path) -> None:
     The samples are treated as received at 09:00 on 24 November 2026, so they route the same
     on any day. Run it again and the same files are filed as duplicates.
     """
-    from ehforms.setup import init_root, samples
+    from ehforms.content import samples
+    from ehforms.setup import init_root
 
     with user_errors():
         for line in init_root(root):

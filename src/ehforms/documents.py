@@ -14,8 +14,8 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 
 from ehforms.config import Config
-from ehforms.render import plain_text
 from ehforms.routing import ROUTED, Decision
+from ehforms.text import plain_text
 
 CONSENT_LETTER = "consent-letter"
 PRO_FORMA = "allocations-pro-forma"

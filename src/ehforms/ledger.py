@@ -194,7 +194,7 @@ class Ledger:
         *,
         migrate_schema: bool = True,
     ) -> None:
-        from ehforms.mailroom import set_mode
+        from ehforms.files import set_mode
 
         self.path = path
         new = not path.exists()

@@ -19,7 +19,6 @@ import logging
 import os
 import re
 import shutil
-import stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatch
@@ -30,6 +29,12 @@ from ulid import ULID
 
 from ehforms.config import Config
 from ehforms.errors import ClaimError, DeliveryError, RootError
+from ehforms.files import (
+    display_name,
+    kind_of,
+    open_regular,
+    set_mode,
+)
 from ehforms.receipts import Receipt
 
 log = logging.getLogger("ehforms")
@@ -57,93 +62,9 @@ WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {
 OUTPUT_NAMES = {"form.json", "receipt.json", "errors.txt"}
 
 
-_warned_modes: set[str] = set()
-
-
-def set_mode(target: int | Path, mode: int) -> None:
-    """chmod (or fchmod, for a file descriptor), best effort.
-
-    A share mounted without Unix permissions (CIFS ``noperm``, some NAS exports) refuses or
-    ignores modes; there the share's own permissions govern, and refusing to deliver a form
-    over it would lose more than it protects. Said once in the log.
-    """
-    try:
-        if isinstance(target, int):
-            os.fchmod(target, mode)
-        else:
-            os.chmod(target, mode)
-    except OSError as error:
-        if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EACCES):
-            raise
-        kind = errno.errorcode.get(error.errno or 0, "error")
-        if kind not in _warned_modes:
-            _warned_modes.add(kind)
-            log.warning("cannot set file modes here (%s): the share's permissions apply", kind)
-
-
 def ignored(name: str) -> bool:
     """Temporary and system names are never taken from the inbox."""
     return any(fnmatch(name.lower(), pattern.lower()) for pattern in IGNORED)
-
-
-def display_name(name: str) -> str:
-    """A file name as text a receipt, a page or a terminal can hold.
-
-    Names on Linux are bytes: one that is not UTF-8 (a Windows client writing CP1252 over an old
-    share) comes to Python with surrogate escapes, which cannot be written as UTF-8. Its bytes
-    are shown as ``\\xe9``; control characters (a newline in a name) are escaped the same way.
-    """
-    text = os.fsencode(name).decode("utf-8", errors="backslashreplace")
-    return "".join(
-        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
-    )
-
-
-# What an inbox entry that is not a regular file is, in words business support can act on.
-_KINDS = {
-    stat.S_IFLNK: "a link (a shortcut to another file), not the file itself",
-    stat.S_IFIFO: "a named pipe, not a file",
-    stat.S_IFSOCK: "a socket, not a file",
-    stat.S_IFCHR: "a device, not a file",
-    stat.S_IFBLK: "a device, not a file",
-    stat.S_IFDIR: "a folder",
-}
-
-
-def kind_of(mode: int) -> str | None:
-    """None for a regular file; else what the entry is, for its receipt."""
-    if stat.S_ISREG(mode):
-        return None
-    return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
-
-
-class NotARegularFile(OSError):
-    """An entry that ehforms never opens: a link, a pipe, a socket, a device."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__(errno.EINVAL, kind)
-        self.kind = kind
-
-
-def open_regular(path: Path) -> int:
-    """Open a regular file for reading, never following a link and never blocking on a pipe.
-
-    Raises :class:`NotARegularFile` for anything else; the caller closes the descriptor.
-    """
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            raise NotARegularFile(_KINDS[stat.S_IFLNK]) from None
-        if error.errno == errno.ENXIO:  # a socket, or a pipe with no writer
-            raise NotARegularFile(kind_of(os.lstat(path).st_mode) or "not a file") from None
-        raise
-    kind = kind_of(os.fstat(fd).st_mode)
-    if kind is not None:
-        os.close(fd)
-        raise NotARegularFile(kind)
-    return fd
 
 
 def safe_part(text: str, limit: int = 40) -> str:

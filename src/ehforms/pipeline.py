@@ -30,18 +30,10 @@ from ehforms.config import Config
 from ehforms.documents import PRO_FORMA, TITLES, Planned
 from ehforms.documents import plan as plan_documents
 from ehforms.errors import ClaimError, DeliveryError
+from ehforms.files import NotARegularFile, display_name, open_regular
 from ehforms.forms import FieldError, Validation
 from ehforms.ledger import Ledger, Seen
-from ehforms.mailroom import (
-    LEDGER,
-    Claim,
-    Mailroom,
-    NotARegularFile,
-    Outcome,
-    display_name,
-    folder_name,
-    open_regular,
-)
+from ehforms.mailroom import LEDGER, Claim, Mailroom, Outcome, folder_name
 from ehforms.receipts import Receipt
 from ehforms.render import PRO_FORMA_MAX_PAGES, Renderer, renderer_for
 from ehforms.submission import (

@@ -31,7 +31,7 @@ from ehforms.forms.fields import (
     Part,
     Timestamp,
 )
-from ehforms.render import plain_text
+from ehforms.text import plain_text
 
 # What a new form takes from earlier forms for the same case, newest first.
 CARRIED = ("children", "family", "address", "consent", "lead_practitioner")

@@ -1,34 +1,15 @@
-"""Making a working root, and the content ehforms ships: templates and sample forms."""
+"""Making a working root (``ehforms init``), from the content ehforms ships."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
 
 from ehforms.config import CONFIG_FILE, default_toml, load_config
+from ehforms.content import TEMPLATES, builtin_templates
 from ehforms.errors import RootError
 from ehforms.mailroom import Mailroom
-
-TEMPLATES = "templates"
-
-
-def builtin_templates() -> Traversable:
-    """The templates shipped with ehforms: in the wheel, or at the top of a source checkout."""
-    packaged = resources.files("ehforms") / "content" / TEMPLATES
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parents[2] / TEMPLATES
-
-
-def samples() -> Iterator[tuple[str, bytes]]:
-    """The sample forms (synthetic families) that ``ehforms demo`` puts through a root."""
-    folder = resources.files("ehforms") / "samples"
-    for item in sorted(folder.iterdir(), key=lambda i: i.name):
-        if item.name.endswith(".json"):
-            yield item.name, item.read_bytes()
 
 
 def _copy_tree(source: Traversable, target: Path, mailroom: Mailroom) -> list[str]:

@@ -8,7 +8,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ehforms.mailroom import Mailroom, NotARegularFile, open_regular
+from ehforms.files import NotARegularFile, open_regular
+from ehforms.mailroom import Mailroom
 from ehforms.routing import Priority
 from ehforms.watch import heartbeat_age
 

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from ehforms.errors import LedgerError
-from ehforms.mailroom import ignored, open_regular
+from ehforms.files import open_regular
+from ehforms.mailroom import ignored
 from ehforms.pipeline import Postroom, Result
 
 log = logging.getLogger("ehforms")

@@ -1,0 +1,85 @@
+"""The layers of docs/architecture.md, checked: a module imports only from its own layer or
+those below it (contract → decisions → documents and storage → application → faces)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).parent.parent / "src" / "ehforms"
+
+# Lowest first. A module may import modules of its own layer or of a lower one.
+LAYERS: dict[str, list[str]] = {
+    "base": ["errors", "files", "text"],
+    "contract": ["config", "forms", "schemas", "content"],
+    "decisions": ["routing", "receipts", "documents"],
+    "documents and storage": [
+        "intake",
+        "submission",
+        "render",
+        "prefill",
+        "mailroom",
+        "ledger",
+        "migrations",
+        "workers",
+    ],
+    "application": ["pipeline", "watch", "status", "setup", "core"],
+    "faces": ["cli", "__main__", "web"],
+}
+RANK = {module: rank for rank, (_, modules) in enumerate(LAYERS.items()) for module in modules}
+NAMES = list(LAYERS)
+
+
+def top(module: str) -> str:
+    """``ehforms.forms.fields`` → ``forms``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def imports(path: Path) -> list[tuple[int, str]]:
+    found = []
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = "ehforms." + ".".join(path.relative_to(SRC).with_suffix("").parts)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolve against this module's package
+                base = package.rsplit(".", node.level)[0]
+                name = f"{base}.{node.module}" if node.module else base
+            else:
+                name = node.module or ""
+            found.append((node.lineno, name))
+    return [(line, name) for line, name in found if name.startswith("ehforms.")]
+
+
+def modules() -> list[Path]:
+    return sorted(p for p in SRC.rglob("*.py") if p.name != "__init__.py" or p.parent != SRC)
+
+
+def test_every_module_has_a_layer():
+    missing = {top("ehforms." + ".".join(p.relative_to(SRC).with_suffix("").parts)) for p in modules()}
+    assert missing - set(RANK) == set()
+
+
+def test_no_import_points_up_the_layers():
+    upward = []
+    for path in modules():
+        me = top("ehforms." + ".".join(path.relative_to(SRC).with_suffix("").parts))
+        for line, name in imports(path):
+            other = top(name)
+            if other and RANK[other] > RANK[me]:
+                upward.append(
+                    f"{path.relative_to(SRC)}:{line} ({NAMES[RANK[me]]}) imports {name} "
+                    f"({NAMES[RANK[other]]})"
+                )
+    assert upward == []
+
+
+def test_the_architecture_page_lists_the_same_layers():
+    page = (SRC.parent.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    for layer, names in LAYERS.items():
+        assert f"| {layer} |" in page, layer
+        for name in names:
+            if (SRC / f"{name}.py").exists() or (SRC / name).is_dir():
+                assert f"`{name}`" in page, name
