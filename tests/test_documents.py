@@ -15,7 +15,8 @@ from conftest import FORM_TYPES, RECEIVED, load_example
 from ehforms.config import load_config
 from ehforms.documents import plan
 from ehforms.forms import validate
-from ehforms.pipeline import Postroom, prepare, render_documents
+from ehforms.outcomes import prepare, render_documents
+from ehforms.pipeline import Postroom
 from ehforms.render import Renderer, _Fetcher, renderer_for, template_folders
 from ehforms.routing import route
 from helpers import drop, make_root

@@ -22,6 +22,8 @@ LAYERS: dict[str, list[str]] = {
         "ledger",
         "migrations",
         "workers",
+        "outcomes",
+        "jobs",
     ],
     "application": ["pipeline", "watch", "status", "setup", "core"],
     "faces": ["cli", "__main__", "web"],

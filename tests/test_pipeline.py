@@ -12,7 +12,8 @@ import pytest
 from conftest import FORM_TYPES, RECEIVED, load_example
 from ehforms.ledger import Ledger
 from ehforms.mailroom import Mailroom
-from ehforms.pipeline import Postroom, prepare
+from ehforms.outcomes import prepare
+from ehforms.pipeline import Postroom
 from ehforms.submission import looks_urgent
 from helpers import drop, make_root, outcomes, primary, sha
 

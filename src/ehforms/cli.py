@@ -215,7 +215,7 @@ def render(form_file: Path, folder: Path, received_at: str | None, root: Path) -
     """
     from ehforms.documents import plan
     from ehforms.ledger import case_history_at, withheld_in
-    from ehforms.pipeline import render_documents
+    from ehforms.outcomes import render_documents
     from ehforms.render import renderer_for
     from ehforms.routing import route
     from ehforms.submission import check

@@ -1,0 +1,186 @@
+"""The work one process does for one claimed file: read it (hashing exactly the bytes read),
+build its outcome, deliver it. Runs in a pool worker or in-line; never raises."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ehforms.config import Config
+from ehforms.errors import DeliveryError
+from ehforms.files import NotARegularFile, display_name, open_regular
+from ehforms.ledger import Ledger, Seen
+from ehforms.mailroom import LEDGER, Claim, Mailroom, Outcome
+from ehforms.outcomes import duplicate, fault, prepare, set_aside
+from ehforms.render import renderer_for
+from ehforms.workers import bind_to_parent
+
+log = logging.getLogger("ehforms")
+
+
+@dataclass
+class Job:
+    claim: Claim
+    sha256: str | None  # None: an entry that is never read (a link, a pipe)
+    kind: str | None = None  # what such an entry is
+    first: Seen | None = None
+    poisoned: bool = False  # ehforms failed on it twice: deliver it plainly, with a message
+
+
+@dataclass
+class Result:
+    """What the ledger needs after a delivery (and what ``--json`` prints).
+
+    ``error``: the outcome could not be written for a reason outside the file (a full disk, a
+    missing mailbox): tried again with backoff. ``failure``: ehforms itself failed on the file
+    (an exception, a worker that died): counted, and after two a plain outcome is delivered.
+    """
+
+    claim: Claim
+    outcome: Outcome | None = None
+    error: str | None = None
+    failure: str | None = None
+
+
+# -- the work one process does for one file --------------------------------------------
+
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(root: Path, config: Config) -> None:
+    bind_to_parent()
+    mailroom = Mailroom(root, config)
+    _worker["mailroom"] = mailroom
+    _worker["ledger"] = Ledger(mailroom.state / LEDGER, config.file_mode, migrate_schema=False)
+    renderer_for(mailroom.root).warm()
+
+
+def _ready() -> bool:
+    """Submitted once per worker at the start of a batch: starts (and warms) the pool early."""
+    return True
+
+
+def _log_fault(submission_id: str, doing: str, error: BaseException) -> None:
+    """The type and place only: an exception's message may quote the form."""
+    where = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+    log.error(
+        "submission %s: fault while %s (%s at %s:%s)",
+        submission_id,
+        doing,
+        type(error).__name__,
+        Path(where.filename).name if where else "?",
+        where.lineno if where else "?",
+    )
+
+
+def read_claimed(path: Path, limit: int) -> tuple[bytes, str]:
+    """Up to ``limit`` bytes of a claimed file, and the SHA-256 of the whole of it, read in one
+    pass through one descriptor that never follows a link: the hash is of the bytes read."""
+    digest = hashlib.sha256()
+    kept = bytearray()
+    with os.fdopen(open_regular(path), "rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+            if len(kept) < limit:
+                kept += chunk[: limit - len(kept)]
+    return bytes(kept), digest.hexdigest()
+
+
+def work(job: Job, mailroom: Mailroom | None = None, ledger: Ledger | None = None) -> Result:
+    """Prepare and deliver one claimed file. Runs in a pool process or in-line; never raises."""
+    try:
+        return _work(job, mailroom or _worker["mailroom"], ledger or _worker["ledger"])
+    except Exception as error:  # the file is kept claimed, and counted
+        _log_fault(job.claim.submission_id, "delivering", error)
+        return Result(job.claim, failure=type(error).__name__)
+
+
+def _work(job: Job, mailroom: Mailroom, ledger: Ledger) -> Result:
+    config = mailroom.config
+    claim = job.claim
+    sid, received_at = claim.submission_id, claim.received_at
+    data = b""
+    if job.kind is None:
+        try:  # past the size limit, the rest is hashed but not kept
+            data, sha256 = read_claimed(claim.path, config.max_file_bytes + 1)
+        except NotARegularFile as odd:  # swapped for a link since it was claimed
+            job = dataclasses.replace(job, kind=odd.kind, sha256=None)
+        except OSError as error:
+            return Result(claim, error=f"Could not read the claimed file: {error.strerror}")
+        else:
+            if sha256 != job.sha256:
+                return Result(
+                    claim,
+                    error="The file changed after it was taken from the inbox (still being "
+                    "written?): it is read again",
+                )
+    if job.kind is not None:
+        outcome = set_aside(
+            name=claim.source, kind=job.kind, submission_id=sid, received_at=received_at
+        )
+    elif job.poisoned:
+        outcome = fault(
+            name=claim.source,
+            data=data,
+            sha256=job.sha256,
+            config=config,
+            message=(
+                "ehforms failed twice on this file (a fault in ehforms, or in a library it "
+                "uses) and has stopped trying. The file is kept here: tell the system "
+                f"administrator, quoting submission {claim.submission_id}"
+            ),
+            submission_id=sid,
+            received_at=received_at,
+        )
+    elif job.first is not None:
+        first = job.first
+        outcome = duplicate(
+            name=claim.source,
+            sha256=job.sha256,
+            first=first,
+            where=mailroom.whereabouts(first.state, first.mailboxes, first.folder),
+            config=config,
+            submission_id=sid,
+            received_at=received_at,
+        )
+    else:
+        try:
+            outcome = prepare(
+                name=claim.source,
+                data=data,
+                config=config,
+                renderer=renderer_for(mailroom.root),
+                withheld_for=ledger.withheld,
+                sha256=job.sha256,
+                submission_id=sid,
+                received_at=received_at,
+            )
+        except Exception as error:  # a bug must not lose the file: give it an outcome
+            _log_fault(claim.submission_id, "preparing", error)
+            outcome = fault(
+                name=claim.source,
+                data=data,
+                sha256=job.sha256,
+                config=config,
+                error=error,
+                submission_id=sid,
+                received_at=received_at,
+            )
+    try:
+        mailroom.deliver(claim, outcome)
+    except DeliveryError as error:
+        return Result(claim, error=str(error))
+    # the documents are written: send back only what the ledger needs
+    return Result(claim, dataclasses.replace(outcome, form_json=None, documents=None))
+
+
+def log_safe(text: str, limit: int = 40) -> str:
+    """Text from a file, fit for one log line: control characters escaped, cut short."""
+    escaped = display_name(text)
+    return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
