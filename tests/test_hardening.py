@@ -24,10 +24,11 @@ from click.testing import CliRunner
 
 from conftest import RECEIVED, load_example
 from ehforms.cli import cli
+from ehforms.cli import status_text as render_status
 from ehforms.config import load_config
 from ehforms.mailroom import Mailroom
 from ehforms.pipeline import Postroom
-from ehforms.status import render_status, summarise
+from ehforms.status import summarise
 from ehforms.watch import Watcher
 from helpers import drop, make_root, outcomes, primary, sha
 

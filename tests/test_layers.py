@@ -11,7 +11,7 @@ SRC = Path(__file__).parent.parent / "src" / "ehforms"
 # Lowest first. A module may import modules of its own layer or of a lower one.
 LAYERS: dict[str, list[str]] = {
     "base": ["errors", "files", "text"],
-    "contract": ["config", "forms", "schemas", "content"],
+    "contract": ["config", "forms", "schemas", "content", "registry"],
     "decisions": ["routing", "receipts", "documents"],
     "documents and storage": [
         "intake",
@@ -85,3 +85,9 @@ def test_the_architecture_page_lists_the_same_layers():
         for name in names:
             if (SRC / f"{name}.py").exists() or (SRC / name).is_dir():
                 assert f"`{name}`" in page, name
+
+
+def test_the_cli_imports_only_the_core_and_the_registry():
+    allowed = {"core", "registry", "errors"}
+    used = {top(name) for _, name in imports(SRC / "cli.py")}
+    assert used <= allowed, used - allowed

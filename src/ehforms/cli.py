@@ -10,17 +10,17 @@ import datetime as dt
 import json
 import sys
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from ehforms.errors import EhformsError
+from ehforms.registry import NAMES as FORM_TYPES
 
 if TYPE_CHECKING:
-    from ehforms.config import Config
+    from ehforms.core import Batch, Root
 
 EXIT_INVALID = 1
 EXIT_TOOL = 2
@@ -30,15 +30,6 @@ class ToolError(click.ClickException):
     """The tool itself could not work: exit status 2, as the contract says."""
 
     exit_code = EXIT_TOOL
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Library errors become one line on stderr and exit status 2: never a traceback."""
-    try:
-        yield
-    except EhformsError as error:
-        raise ToolError(str(error)) from error
 
 
 def os_message(error: OSError) -> str:
@@ -78,22 +69,10 @@ def root_option(function: Callable[..., Any]) -> Callable[..., Any]:
     )(function)
 
 
-def load(root: Path) -> Config:
-    from ehforms.config import load_config
+def open_root(root: Path) -> Root:
+    from ehforms.core import Root
 
-    return load_config(root)
-
-
-def ledger_path(root: Path) -> Path:
-    from ehforms.mailroom import LEDGER, STATE
-
-    return root / STATE / LEDGER
-
-
-def worker_count(workers: int | None) -> int:
-    import os
-
-    return workers or os.cpu_count() or 1
+    return Root.open(root)
 
 
 def parse_time(value: str | None) -> dt.datetime:
@@ -132,11 +111,8 @@ def validate(files: tuple[Path, ...], as_json: bool, received_at: str | None, ro
 
     Exit status: 0 when every form is valid, 1 when any is not, 2 when a file cannot be read.
     """
-    from ehforms.submission import check
-
     when = parse_time(received_at)
-    with user_errors():
-        config = load(root)
+    opened = open_root(root)
     results: list[dict[str, Any]] = []
     unreadable = False
     for path in files:
@@ -146,7 +122,7 @@ def validate(files: tuple[Path, ...], as_json: bool, received_at: str | None, ro
             click.echo(f"{path}: cannot be read ({error.strerror})", err=True)
             unreadable = True
             continue
-        checked = check(path.name, data, when, config)
+        checked = opened.check(path.name, data, when)
         form_type, errors, mash = checked.form_type, checked.errors, checked.safeguarding
         results.append(
             {
@@ -191,9 +167,9 @@ def schema() -> None:
 )
 def schema_export(folder: Path) -> None:
     """Write a JSON Schema (draft 7) for each form."""
-    from ehforms.schemas import export
+    from ehforms.core import export_schemas
 
-    for path in export(folder):
+    for path in export_schemas(folder):
         click.echo(f"Wrote {path}")
 
 
@@ -213,51 +189,24 @@ def render(form_file: Path, folder: Path, received_at: str | None, root: Path) -
 
     Exit status 1 when the form has problems (nothing is rendered), 2 when it cannot be read.
     """
-    from ehforms.documents import plan
-    from ehforms.ledger import case_history_at, withheld_in
-    from ehforms.outcomes import render_documents
-    from ehforms.render import renderer_for
-    from ehforms.routing import route
-    from ehforms.submission import check
-
-    when = parse_time(received_at)
-    with user_errors():
-        config = load(root)
-    try:
-        data = form_file.read_bytes()
-    except OSError as error:
-        raise ToolError(f"Cannot read {form_file}: {error.strerror}") from None
-    checked = check(form_file.name, data, when, config)
-    if not checked.valid or checked.data is None:
-        for problem in checked.errors:
+    made = open_root(root).render(form_file.name, form_file.read_bytes(), parse_time(received_at))
+    if not made.validation.valid:
+        for problem in made.validation.errors:
             click.echo(f"{form_file}: {problem}")
         sys.exit(EXIT_INVALID)
-    decision = route(checked, config, when)
-    case_id = checked.data.get("case_id")
-    withheld = withheld_in(case_history_at(ledger_path(root), case_id)) if case_id else None
-    planned = plan(checked.form_type, checked.data, decision, config, when, withheld)
-    if not planned:
-        reason = (
-            "it goes to MASH as a safeguarding concern, and no letter is written"
-            if decision.status == "redirected"
-            else f"a {checked.form_type} form has none"
-        )
-        click.echo(f"{form_file}: no documents: {reason}")
+    if made.none_because:
+        click.echo(f"{form_file}: no documents: {made.none_because}")
         return
-    with user_errors():
-        files, notes = render_documents(planned, renderer_for(root))
     folder.mkdir(parents=True, exist_ok=True)
-    for name, content in files.items():
+    for name, content in made.files.items():
         (folder / name).write_bytes(content)
         click.echo(f"Wrote {folder / name}")
-    for note in notes:
+    for note in made.notes:
         click.echo(f"Note: {note}")
 
 
 @cli.command()
-@click.argument(
-    "form_type", type=click.Choice(["notification", "rfas", "transfer", "marf", "closure"])
-)
+@click.argument("form_type", type=click.Choice(FORM_TYPES))
 @click.option(
     "--format",
     "fmt",
@@ -286,37 +235,9 @@ def template(
 
     A filled-in PDF dropped into the inbox is read back and processed like JSON.
     """
-    from ehforms.forms import SCHEMAS
-    from ehforms.ledger import case_history_at
-    from ehforms.mailroom import safe_part
-    from ehforms.prefill import carried, sections, skeleton
-    from ehforms.render import renderer_for
-
-    values: dict[str, Any] = {"form_type": form_type}
-    with user_errors():
-        load(root)
-        if case_id:
-            values = carried(form_type, case_history_at(ledger_path(root), case_id), case_id)
-    target = output or Path(f"{form_type}{'-' + safe_part(case_id) if case_id else ''}.{fmt}")
-    title = SCHEMAS[form_type].title
-    if fmt == "json":
-        content = (
-            json.dumps(skeleton(form_type, values), indent=2, ensure_ascii=False) + "\n"
-        ).encode()
-    else:
-        context = {
-            "title": title,
-            "intro": "Fill in what you know; * marks what the form needs. Dates are DD/MM/YYYY. "
-            "Save the file and send it to business support for the Early Help inbox.",
-            "sections": sections(form_type, values),
-        }
-        with user_errors():
-            renderer = renderer_for(root)
-            content = (
-                renderer.pdf("form", context, forms=True)
-                if fmt == "pdf"
-                else renderer.docx("form", context)
-            )
+    opened = open_root(root)
+    title, content = opened.practitioner_form(form_type, fmt, case_id)
+    target = output or Path(opened.form_file_name(form_type, fmt, case_id))
     target.write_bytes(content)
     prefilled = f", prefilled from case {case_id}" if case_id else ""
     click.echo(f"Wrote {target}: {title}{prefilled}")
@@ -334,27 +255,6 @@ def configure_logging(verbose: bool) -> None:
     logger.handlers[:] = [handler]
     logger.setLevel(logging.INFO if verbose else logging.WARNING)
     logger.propagate = False
-
-
-@contextmanager
-def locked(root: Path) -> Iterator[None]:
-    """One process at a time works on a root: a second would take over the first's claims."""
-    from filelock import FileLock, Timeout
-
-    from ehforms.mailroom import LOCK, STATE
-
-    state = root / STATE
-    if not state.is_dir():
-        raise ToolError(f"{root} is not a working root: make it with `ehforms init {root}`")
-    lock = FileLock(state / LOCK, timeout=0)
-    try:
-        with lock:
-            yield
-    except Timeout:
-        raise ToolError(
-            f"Another ehforms process is already working on {root}: stop it first, or wait for "
-            "it to finish"
-        ) from None
 
 
 def describe(result: Any) -> str:
@@ -380,34 +280,24 @@ def print_receipt(result: Any) -> None:
         click.echo(json.dumps(result.outcome.receipt.as_dict(), ensure_ascii=False))
 
 
-def run_postroom(
-    root: Path, workers: int | None, as_json: bool, received_at: dt.datetime | None
-) -> tuple[list[Any], list[str]]:
-    """Results, and what must be tried again (files that could not be taken, and why)."""
-    from ehforms.pipeline import Postroom, utcnow
+def run_batch(
+    opened: Root, workers: int | None, as_json: bool, received_at: dt.datetime | None
+) -> Batch:
+    """One run through the inbox, with a progress bar on a terminal."""
+    if as_json:
+        return opened.process(workers=workers, received_at=received_at, on_result=print_receipt)
+    if not sys.stderr.isatty():
+        return opened.process(workers=workers, received_at=received_at)
+    from rich.progress import Progress
 
-    with user_errors():
-        config = load(root)
-    clock = utcnow if received_at is None else (lambda: received_at)
-    with (
-        locked(root),
-        user_errors(),
-        Postroom(root, config, workers=worker_count(workers), clock=clock) as postroom,
-    ):
-        if as_json:
-            results = postroom.run(on_result=print_receipt)
-        elif not sys.stderr.isatty():
-            results = postroom.run()
-        else:
-            from rich.progress import Progress
-
-            with Progress(transient=True) as progress:
-                task = progress.add_task("Processing the inbox", total=None)
-                results = postroom.run(
-                    on_claimed=lambda n: progress.update(task, total=n),
-                    on_result=lambda r: progress.advance(task),
-                )
-        return results, [line for line in postroom.faults() if "inbox" in line]
+    with Progress(transient=True) as progress:
+        task = progress.add_task("Processing the inbox", total=None)
+        return opened.process(
+            workers=workers,
+            received_at=received_at,
+            on_claimed=lambda n: progress.update(task, total=n),
+            on_result=lambda r: progress.advance(task),
+        )
 
 
 @cli.command()
@@ -418,11 +308,10 @@ def init(directory: Path) -> None:
     Nothing that exists already is changed, so it is safe to run again (after adding a hub to
     ehforms.toml, say, to make its mailboxes).
     """
-    from ehforms.setup import init_root
+    from ehforms.core import init as init_root
 
-    with user_errors():
-        for line in init_root(directory):
-            click.echo(line)
+    for line in init_root(directory):
+        click.echo(line)
 
 
 @cli.command()
@@ -445,19 +334,20 @@ def process(
     """Process everything now in the inbox once, then exit.
 
     Exit status 0 when every file has its outcome (rejections included); 1 when a delivery
-    failed (the file stays claimed and the next run tries again); 2 when the tool cannot run.
+    failed or a file could not be taken (it is tried again at the next run); 2 when the tool
+    cannot run.
     """
     configure_logging(verbose)
     when = parse_time(received_at) if received_at else None
-    results, waiting = run_postroom(root, workers, as_json, when)
+    batch = run_batch(open_root(root), workers, as_json, when)
     if not as_json:
-        for result in results:
+        for result in batch.results:
             click.echo(describe(result))
-        if not results and not waiting:
+        if not batch.results and not batch.waiting:
             click.echo("The inbox is empty.")
-    for line in waiting:
+    for line in batch.waiting:
         click.echo(f"{line}. Tried again at the next run", err=True)
-    if waiting or any(result.error or result.failure for result in results):
+    if batch.waiting or any(result.error or result.failure for result in batch.results):
         sys.exit(1)
 
 
@@ -484,12 +374,8 @@ def watch(root: Path, polling: float | None, workers: int | None) -> None:
     import signal
     import threading
 
-    from ehforms.pipeline import Postroom
-    from ehforms.watch import Watcher
-
     configure_logging(True)
-    with user_errors():
-        config = load(root)
+    opened = open_root(root)
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: Any) -> None:
@@ -497,12 +383,7 @@ def watch(root: Path, polling: float | None, workers: int | None) -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    with (
-        locked(root),
-        user_errors(),
-        Postroom(root, config, workers=worker_count(workers)) as postroom,
-    ):
-        Watcher(postroom, polling=polling, stop=stop).run()
+    opened.watch(polling=polling, workers=workers, stop=stop)
 
 
 @cli.command()
@@ -514,23 +395,53 @@ def watch(root: Path, polling: float | None, workers: int | None) -> None:
     help="Count what is overdue as of this time (default: now), like 2026-11-27T09:00Z.",
 )
 def status(root: Path, as_json: bool, at: str | None) -> None:
-    """Per mailbox: how many forms wait, how many are urgent, how many are overdue; and
-    whether the watcher is running.
+    """Per mailbox: how many forms wait, how many are urgent, how many are overdue; files that
+    cannot be read; what waits to be tried again; and whether the watcher is running.
 
-    A form stops counting once hub staff move its folder into the mailbox's done/ folder.
+    Changes nothing. A form stops counting once hub staff move its folder into the mailbox's
+    done/ folder.
     """
-    from ehforms.mailroom import Mailroom
-    from ehforms.status import render_status, summarise
-
-    with user_errors():
-        config = load(root)
-        mailroom = Mailroom(root, config)
-        mailroom.check()
-        summary = summarise(mailroom, parse_time(at))
+    summary = open_root(root).status(parse_time(at))
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:
-        click.echo(render_status(summary))
+        click.echo(status_text(summary))
+
+
+def status_text(summary: dict[str, Any]) -> str:
+    width = max(len(name) for name in summary["mailboxes"]) + 2
+    lines = [f"{'mailbox':<{width}}waiting  urgent  overdue"]
+    for name, counts in summary["mailboxes"].items():
+        lines.append(
+            f"{name:<{width}}{counts['waiting']:>7}  {counts['urgent']:>6}  {counts['overdue']:>7}"
+        )
+    watcher = summary["watcher"]
+    if watcher["alive"]:
+        state = f"running ({watcher['mode']}, last seen {watcher['seconds_ago']:g} s ago)"
+    elif watcher["last_seen"]:
+        state = f"NOT RUNNING: last seen at {watcher['last_seen']}"
+    else:
+        state = "not started"
+    lines.append(f"Watcher: {state}")
+    lines.append(f"Waiting in the inbox: {summary['inbox']}")
+    unreadable = summary.get("unreadable", 0)
+    if unreadable:
+        lines.append(
+            f"{unreadable} file{'s' if unreadable > 1 else ''} in the inbox cannot be read: "
+            f"check {'their' if unreadable > 1 else 'its'} permissions"
+        )
+    if summary.get("disk_full"):
+        lines.append(
+            "Waiting to try again: the disk is full: nothing can be delivered until room is made"
+        )
+    for fault in watcher.get("faults", []):
+        lines.append(f"Waiting to try again: {fault}")
+    if summary["in_processing"]:
+        lines.append(
+            f"Claimed but not yet delivered: {summary['in_processing']} (tried again "
+            "automatically; see the watcher's log)"
+        )
+    return "\n".join(lines)
 
 
 @cli.command()
@@ -542,18 +453,13 @@ def demo(root: Path) -> None:
     The samples are treated as received at 09:00 on 24 November 2026, so they route the same
     on any day. Run it again and the same files are filed as duplicates.
     """
-    from ehforms.content import samples
-    from ehforms.setup import init_root
+    from ehforms.core import Root
 
-    with user_errors():
-        for line in init_root(root):
-            click.echo(line)
-    for name, data in samples():
-        target = root / "inbox" / name
-        target.write_bytes(data)
+    made, batch = Root.open(root).demo(dt.datetime.fromisoformat(DEMO_TIME))
+    for line in made:
+        click.echo(line)
     click.echo(f"Copied the sample forms into {root / 'inbox'}")
-    results, _ = run_postroom(root, None, False, dt.datetime.fromisoformat(DEMO_TIME))
-    for result in results:
+    for result in batch.results:
         click.echo(describe(result))
 
 

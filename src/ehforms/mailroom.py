@@ -201,7 +201,9 @@ class Mailroom:
             set_mode(self.inbox, self.config.inbox_mode)  # business support write here
         return made
 
-    def check(self) -> None:
+    def check(self, *, create: bool = True) -> None:
+        """The root is laid out as `init` makes it. ``create``: make the state folders a
+        process needs (a reader passes False, and changes nothing)."""
         if not self.root.is_dir():
             raise RootError(f"{self.root} is not a folder: make it with `ehforms init {self.root}`")
         if not self.inbox.is_dir():
@@ -209,8 +211,9 @@ class Mailroom:
                 f"{self.root} has no inbox folder: make the working root with "
                 f"`ehforms init {self.root}`"
             )
-        self.mkdir(self.processing)
-        self.mkdir(self.archive)
+        if create:
+            self.mkdir(self.processing)
+            self.mkdir(self.archive)
 
     def _inside(self, path: Path) -> Path:
         resolved = path.resolve()

@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from ehforms import routing
 from ehforms.config import Config
@@ -104,6 +105,42 @@ def render_documents(
     return files, notes
 
 
+@dataclass(frozen=True)
+class Documents:
+    """The documents a form gets: their names (planned), the files made, and notes."""
+
+    planned: tuple[str, ...]
+    files: dict[str, bytes]
+    notes: tuple[str, ...]
+
+
+def documents_for(
+    validation: Validation,
+    decision: routing.Decision,
+    config: Config,
+    received_at: dt.datetime,
+    renderer: Renderer,
+    withheld_for: Callable[[str], list[str] | None],
+) -> Documents:
+    """The one path to a form's documents, for routing and for ``ehforms render`` alike.
+
+    A closure note shows what the family withheld on the case's earlier forms (from the
+    ledger); every other document shows what the form itself says."""
+    case_id = _case_id(validation)
+    planned = plan_documents(
+        validation.form_type,
+        validation.data,
+        decision,
+        config,
+        received_at,
+        withheld=withheld_for(case_id)
+        if case_id and validation.form_type == "closure"
+        else None,
+    )
+    files, notes = render_documents(planned, renderer)
+    return Documents(tuple(p.name for p in planned), files, tuple(notes))
+
+
 def prepare(
     *,
     name: str,
@@ -127,18 +164,9 @@ def prepare(
     case_id = _case_id(validation)
     files: dict[str, bytes] = {}
     if renderer is not None:
-        planned = plan_documents(
-            validation.form_type,
-            validation.data,
-            decision,
-            config,
-            received_at,
-            withheld=withheld_for(case_id)
-            if case_id and validation.form_type == "closure"
-            else None,
-        )
-        files, notes = render_documents(planned, renderer)
-        decision = dataclasses.replace(decision, notes=decision.notes + tuple(notes))
+        made = documents_for(validation, decision, config, received_at, renderer, withheld_for)
+        files = made.files
+        decision = dataclasses.replace(decision, notes=decision.notes + tuple(made.notes))
     built = receipt(
         submission_id=submission_id,
         source=name,

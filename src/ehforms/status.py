@@ -65,39 +65,3 @@ def _readable(path: Path) -> bool:
     except OSError:
         return True  # gone since the listing, or another fault the watcher reports
     return True
-
-
-def render_status(summary: dict[str, Any]) -> str:
-    width = max(len(name) for name in summary["mailboxes"]) + 2
-    lines = [f"{'mailbox':<{width}}waiting  urgent  overdue"]
-    for name, counts in summary["mailboxes"].items():
-        lines.append(
-            f"{name:<{width}}{counts['waiting']:>7}  {counts['urgent']:>6}  {counts['overdue']:>7}"
-        )
-    watcher = summary["watcher"]
-    if watcher["alive"]:
-        state = f"running ({watcher['mode']}, last seen {watcher['seconds_ago']:g} s ago)"
-    elif watcher["last_seen"]:
-        state = f"NOT RUNNING: last seen at {watcher['last_seen']}"
-    else:
-        state = "not started"
-    lines.append(f"Watcher: {state}")
-    lines.append(f"Waiting in the inbox: {summary['inbox']}")
-    unreadable = summary.get("unreadable", 0)
-    if unreadable:
-        lines.append(
-            f"{unreadable} file{'s' if unreadable > 1 else ''} in the inbox cannot be read: "
-            f"check {'their' if unreadable > 1 else 'its'} permissions"
-        )
-    if summary.get("disk_full"):
-        lines.append(
-            "Waiting to try again: the disk is full: nothing can be delivered until room is made"
-        )
-    for fault in watcher.get("faults", []):
-        lines.append(f"Waiting to try again: {fault}")
-    if summary["in_processing"]:
-        lines.append(
-            f"Claimed but not yet delivered: {summary['in_processing']} (tried again "
-            "automatically; see the watcher's log)"
-        )
-    return "\n".join(lines)

@@ -1,0 +1,296 @@
+"""The application core: one API over a working root, for every face (the CLI, the web pages).
+
+A face parses what it is given, calls a :class:`Root` method, and presents what comes back; it
+holds no logic of its own. Every method here works on typed values (a :class:`Validation`, a
+:class:`~ehforms.receipts.Receipt`, a :class:`Waiting`), raises only :class:`EhformsError`
+subclasses for what a person can act on, and never changes the root when it only reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ehforms.config import Config, load_config
+from ehforms.errors import EhformsError, RootError
+from ehforms.forms import SCHEMAS, Validation
+from ehforms.mailroom import DONE, LEDGER, LOCK, STATE, Mailroom, safe_part
+from ehforms.receipts import Receipt
+
+PRACTITIONER_INTRO = (
+    "Fill in what you know; * marks what the form needs. Dates are DD/MM/YYYY. Save the file and "
+    "send it to business support for the Early Help inbox."
+)
+
+
+class RootBusy(EhformsError):
+    """Another ehforms process owns the root (``process`` or ``watch``)."""
+
+
+class NotFound(EhformsError):
+    """What was asked for is not there (a mailbox, a form in it)."""
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """``ehforms render``: the documents made, or why there are none."""
+
+    validation: Validation
+    files: dict[str, bytes]
+    notes: tuple[str, ...]
+    none_because: str | None = None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One run through the inbox: each file's result, and what waits to be tried again."""
+
+    results: list[Any]
+    waiting: list[str]
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A form waiting in a mailbox: its folder, and its receipt (None when unreadable)."""
+
+    folder: str
+    receipt: Receipt | None
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def init(directory: Path) -> list[str]:
+    """Make (or complete) a working root; a line for each thing made."""
+    from ehforms.setup import init_root
+
+    return init_root(directory)
+
+
+def export_schemas(folder: Path) -> list[Path]:
+    from ehforms.schemas import export
+
+    return export(folder)
+
+
+class Root:
+    """A working root: its configuration, folders and ledger."""
+
+    def __init__(self, path: Path, config: Config) -> None:
+        self.path = path
+        self.config = config
+        self.mailroom = Mailroom(path, config)
+
+    @classmethod
+    def open(cls, path: Path, environ: dict[str, str] | None = None) -> Root:
+        """The root at ``path`` with its configuration (defaults when there is no root yet:
+        ``validate`` and ``render`` work anywhere)."""
+        return cls(path, load_config(path, environ=environ))
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.path / STATE / LEDGER
+
+    # -- reading forms (changes nothing) -------------------------------------------------
+
+    def check(self, name: str, data: bytes, received_at: dt.datetime) -> Validation:
+        from ehforms.submission import check
+
+        return check(name, data, received_at, self.config)
+
+    def render(self, name: str, data: bytes, received_at: dt.datetime) -> Rendering:
+        """A form's documents, made on the same path as when it is routed."""
+        from ehforms.outcomes import documents_for
+        from ehforms.render import renderer_for
+        from ehforms.routing import REDIRECTED, route
+
+        validation = self.check(name, data, received_at)
+        if not validation.valid or validation.data is None:
+            return Rendering(validation, {}, ())
+        decision = route(validation, self.config, received_at)
+        made = documents_for(
+            validation,
+            decision,
+            self.config,
+            received_at,
+            renderer_for(self.path),
+            self.withheld,
+        )
+        because = None
+        if not made.planned:
+            because = (
+                "it goes to MASH as a safeguarding concern, and no letter is written"
+                if decision.status == REDIRECTED
+                else f"a {validation.form_type} form has none"
+            )
+        return Rendering(validation, made.files, made.notes, because)
+
+    def withheld(self, case_id: str) -> list[str] | None:
+        from ehforms.ledger import case_history_at, withheld_in
+
+        return withheld_in(case_history_at(self.ledger_path, case_id))
+
+    def practitioner_form(
+        self, form_type: str, fmt: str, case_id: str | None = None
+    ) -> tuple[str, bytes]:
+        """(title, file) of a blank form, or one prefilled from what the ledger knows of a
+        case. ``fmt``: pdf, docx or json."""
+        from ehforms.ledger import case_history_at
+        from ehforms.prefill import carried, sections, skeleton
+        from ehforms.render import renderer_for
+
+        values: dict[str, Any] = {"form_type": form_type}
+        if case_id:
+            values = carried(form_type, case_history_at(self.ledger_path, case_id), case_id)
+        title = SCHEMAS[form_type].title
+        if fmt == "json":
+            text = json.dumps(skeleton(form_type, values), indent=2, ensure_ascii=False)
+            return title, (text + "\n").encode()
+        context = {
+            "title": title,
+            "intro": PRACTITIONER_INTRO,
+            "sections": sections(form_type, values),
+        }
+        renderer = renderer_for(self.path)
+        if fmt == "pdf":
+            return title, renderer.pdf("form", context, forms=True)
+        return title, renderer.docx("form", context)
+
+    @staticmethod
+    def form_file_name(form_type: str, fmt: str, case_id: str | None) -> str:
+        return f"{form_type}{'-' + safe_part(case_id) if case_id else ''}.{fmt}"
+
+    # -- the mailroom (the process that owns the root) ---------------------------------
+
+    @contextmanager
+    def owned(self) -> Iterator[None]:
+        """One process at a time works the inbox: a second would take over the first's claims."""
+        from filelock import FileLock, Timeout
+
+        state = self.path / STATE
+        if not state.is_dir():
+            raise RootError(
+                f"{self.path} is not a working root: make it with `ehforms init {self.path}`"
+            )
+        lock = FileLock(state / LOCK, timeout=0)
+        try:
+            with lock:
+                yield
+        except Timeout:
+            raise RootBusy(
+                f"Another ehforms process is already working on {self.path}: stop it first, or "
+                "wait for it to finish"
+            ) from None
+
+    def process(
+        self,
+        *,
+        workers: int | None = None,
+        received_at: dt.datetime | None = None,
+        on_result: Callable[[Any], None] | None = None,
+        on_claimed: Callable[[int], None] | None = None,
+    ) -> Batch:
+        """Everything in the inbox (and left claimed) through to its outcome, once."""
+        from ehforms.pipeline import Postroom
+
+        clock = now if received_at is None else (lambda: received_at)
+        with (
+            self.owned(),
+            Postroom(self.path, self.config, workers=worker_count(workers), clock=clock) as room,
+        ):
+            results = room.run(on_result=on_result, on_claimed=on_claimed)
+            return Batch(results, [line for line in room.faults() if "inbox" in line])
+
+    def watch(
+        self,
+        *,
+        polling: float | None = None,
+        workers: int | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        """Process files as they arrive, until ``stop`` is set."""
+        from ehforms.pipeline import Postroom
+        from ehforms.watch import Watcher
+
+        with (
+            self.owned(),
+            Postroom(self.path, self.config, workers=worker_count(workers)) as room,
+        ):
+            Watcher(room, polling=polling, stop=stop).run()
+
+    def demo(self, received_at: dt.datetime) -> tuple[list[str], Batch]:
+        """Make the root if needed, drop the sample forms in, and process them."""
+        from ehforms.content import samples
+
+        made = init(self.path)
+        for name, data in samples():
+            (self.mailroom.inbox / name).write_bytes(data)
+        return made, self.process(received_at=received_at)
+
+    # -- what waits where (reading only) ------------------------------------------------
+
+    def status(self, at: dt.datetime) -> dict[str, Any]:
+        from ehforms.status import summarise
+
+        self.mailroom.check(create=False)
+        return summarise(self.mailroom, at)
+
+    def mailbox(self, mailbox: str) -> list[Waiting]:
+        """The forms waiting in a mailbox, oldest first."""
+        self._known(mailbox)
+        return [Waiting(folder, receipt) for folder, receipt in self.mailroom.waiting(mailbox)]
+
+    def mark_handled(self, mailbox: str, folder: str) -> Path:
+        """Move a form's folder into the mailbox's ``done/``, as hub staff would on the share."""
+        self._known(mailbox)
+        if folder != safe_part(folder, 255) or folder.startswith("."):
+            raise NotFound(f"There is no form {folder!r} waiting in {mailbox}")
+        source = self.mailroom.outbox / mailbox / folder
+        target = self.mailroom.outbox / mailbox / DONE / folder
+        if not source.is_dir():
+            raise NotFound(f"There is no form {folder} waiting in {mailbox}")
+        os.rename(source, target)
+        return target
+
+    def _known(self, mailbox: str) -> None:
+        if mailbox not in self.config.mailboxes:
+            raise NotFound(f"There is no mailbox called {mailbox}")
+
+    # -- accepting a form ---------------------------------------------------------------
+
+    def submit(self, name: str, data: bytes) -> Path:
+        """Put a form into the inbox whole: written under a temporary name the watcher
+        ignores, then renamed in (so it is never read half-written)."""
+        from ehforms.files import display_name
+
+        safe = safe_part(display_name(name), 80) or "form"
+        inbox = self.mailroom.inbox
+        temporary = inbox / f".incoming-{safe}-{os.getpid()}-{threading.get_ident()}.part"
+        self.mailroom.write_file(temporary, data)
+        for n in range(1000):
+            target = inbox / (safe if n == 0 else f"{n}-{safe}")
+            try:
+                os.link(temporary, target)  # never replaces a file already waiting
+            except FileExistsError:
+                continue
+            except OSError:  # a share without hard links: a rename, if the name is free
+                if target.exists():
+                    continue
+                os.rename(temporary, target)
+                return target
+            os.unlink(temporary)
+            return target
+        os.unlink(temporary)
+        raise RootError("The inbox has too many files of that name: try again later")
+
+
+def worker_count(workers: int | None) -> int:
+    return workers or os.cpu_count() or 1
