@@ -251,13 +251,17 @@ class Root:
     def mark_handled(self, mailbox: str, folder: str) -> Path:
         """Move a form's folder into the mailbox's ``done/``, as hub staff would on the share."""
         self._known(mailbox)
-        if folder != safe_part(folder, 255) or folder.startswith("."):
-            raise NotFound(f"There is no form {folder!r} waiting in {mailbox}")
+        missing = NotFound(f"There is no form {folder!r} waiting in {mailbox}")
+        if folder != safe_part(folder, 255) or folder.startswith(".") or folder == DONE:
+            raise missing
         source = self.mailroom.outbox / mailbox / folder
         target = self.mailroom.outbox / mailbox / DONE / folder
-        if not source.is_dir():
-            raise NotFound(f"There is no form {folder} waiting in {mailbox}")
-        os.rename(source, target)
+        if not source.is_dir() or target.exists():
+            raise missing
+        try:
+            os.rename(source, target)
+        except FileNotFoundError:  # handled by someone else a moment ago
+            raise missing from None
         return target
 
     def _known(self, mailbox: str) -> None:

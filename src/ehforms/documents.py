@@ -14,12 +14,9 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 
 from ehforms.config import Config
+from ehforms.registry import CLOSURE_NOTE, CONSENT_LETTER, FORM_TYPES, PRO_FORMA
 from ehforms.routing import ROUTED, Decision
-from ehforms.text import plain_text
-
-CONSENT_LETTER = "consent-letter"
-PRO_FORMA = "allocations-pro-forma"
-CLOSURE_NOTE = "case-closure-note"
+from ehforms.text import long_date, plain_text
 
 TITLES = {
     CONSENT_LETTER: "Consent letter",
@@ -67,10 +64,6 @@ def label(code: str | None) -> str:
     if not code:
         return ""
     return LABELS.get(code, code.replace("_", " ").capitalize())
-
-
-def long_date(value: dt.date | None) -> str:
-    return f"{value.day} {value:%B %Y}" if value else ""
 
 
 def age_on(born: dt.date, day: dt.date) -> str:
@@ -158,17 +151,20 @@ def _common(data: Mapping[str, Any], config: Config, received_at: dt.datetime) -
     }
 
 
-def _hub(data: Mapping[str, Any], config: Config) -> dict[str, str]:
-    from ehforms.forms.fields import postcode_district
-
-    hub = config.hub_for_district(postcode_district(data["address"]["postcode"]))
+def _hub(key: str | None, config: Config) -> dict[str, str]:
+    """The hub routing chose (None: no hub covers the address)."""
+    hub = config.hub(key) if key else None
     if hub is None:
         return {"name": "Early Help Hub", "phone": config.contacts.get("council_phone", "")}
     return {"name": hub.name, "phone": hub.phone or config.contacts.get("council_phone", "")}
 
 
 def consent_letter(
-    form_type: str, data: Mapping[str, Any], config: Config, received_at: dt.datetime
+    form_type: str,
+    data: Mapping[str, Any],
+    config: Config,
+    received_at: dt.datetime,
+    hub: str | None = None,
 ) -> Planned:
     consent = data["consent"]
     contact = _practitioner(data.get("lead_practitioner") or data.get("referrer"))
@@ -183,7 +179,7 @@ def consent_letter(
             "withheld": list(consent.get("withheld", [])),
             "contact": contact,
             "contact_is_social_worker": form_type == "transfer",
-            "hub": _hub(data, config),
+            "hub": _hub(hub, config),
         },
     )
 
@@ -282,15 +278,14 @@ def plan(
 ) -> list[Planned]:
     """The documents a decision calls for. A redirected or rejected form gets none: a letter
     to the home could alert the person harming the child."""
-    if decision.status != ROUTED or data is None or form_type is None:
+    if decision.status != ROUTED or data is None or form_type not in FORM_TYPES:
         return []
-    if form_type == "notification":
-        return [consent_letter(form_type, data, config, received_at)]
-    if form_type == "transfer":
-        planned = [pro_forma(data, config, received_at, decision.due)]
-        if data["consent"].get("given"):
-            planned.insert(0, consent_letter(form_type, data, config, received_at))
-        return planned
-    if form_type == "closure":
-        return [closure_note(data, config, received_at, withheld)]
-    return []
+    planned = []
+    for name in FORM_TYPES[form_type].documents:  # in the registry's order
+        if name == CONSENT_LETTER and data.get("consent", {}).get("given"):
+            planned.append(consent_letter(form_type, data, config, received_at, decision.hub))
+        elif name == PRO_FORMA:
+            planned.append(pro_forma(data, config, received_at, decision.due))
+        elif name == CLOSURE_NOTE:
+            planned.append(closure_note(data, config, received_at, withheld))
+    return planned

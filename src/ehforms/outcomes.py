@@ -29,17 +29,13 @@ from ehforms.submission import (
     form_json,
     may_be_urgent,
 )
+from ehforms.text import long_time
 
 log = logging.getLogger("ehforms")
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
-
-
-def human_time(moment: dt.datetime, config: Config) -> str:
-    local = moment.astimezone(config.timezone)
-    return f"{local.day} {local:%B %Y} at {local:%H:%M}"
 
 
 def receipt(
@@ -133,9 +129,7 @@ def documents_for(
         decision,
         config,
         received_at,
-        withheld=withheld_for(case_id)
-        if case_id and validation.form_type == "closure"
-        else None,
+        withheld=withheld_for(case_id) if case_id and validation.form_type == "closure" else None,
     )
     files, notes = render_documents(planned, renderer)
     return Documents(tuple(p.name for p in planned), files, tuple(notes))
@@ -244,7 +238,7 @@ def duplicate(
         decision=routing.Decision(routing.DUPLICATE),
         duplicate_of=first.submission_id,
         message=(
-            f"This file was already received on {human_time(first.received_at, config)} as "
+            f"This file was already received on {long_time(first.received_at, config.timezone)} as "
             f"submission {first.submission_id}, which {where}. It has not been sent on "
             "again. If it is a new form, change it and send it again"
         ),

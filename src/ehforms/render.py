@@ -218,7 +218,6 @@ def _make_fetcher(folders: Iterable[Path]) -> Any:
 
 @dataclass
 class Rendered:
-    name: str
     pdf: bytes
     docx: bytes
     pages: int
@@ -245,7 +244,7 @@ class Renderer:
         )
         self.jinja.filters["join"] = _make_join(self.jinja.filters["join"])
         self.jinja.filters["standalone"] = _standalone
-        self._docx: dict[str, bytes] = {}
+        self._docx: dict[tuple[str, int, int], bytes] = {}
         self._font_config: Any = None
 
     def warm(self) -> None:
@@ -304,9 +303,13 @@ class Renderer:
     def docx(self, name: str, context: Mapping[str, Any]) -> bytes:
         from docxtpl import DocxTemplate
 
-        if name not in self._docx:
-            self._docx[name] = _read(self.find(f"{name}.docx"))
-        template = DocxTemplate(io.BytesIO(self._docx[name]))
+        path = self.find(f"{name}.docx")
+        stat = path.stat()
+        key = (name, stat.st_mtime_ns, stat.st_size)  # a council's edit is seen at once
+        if key not in self._docx:
+            self._docx = {k: v for k, v in self._docx.items() if k[0] != name}
+            self._docx[key] = _read(path)
+        template = DocxTemplate(io.BytesIO(self._docx[key]))
         template.render(dict(context), jinja_env=self.jinja, autoescape=True)
         out = io.BytesIO()
         template.save(out)
@@ -333,7 +336,6 @@ class Renderer:
                 shrunk += 1
                 document = self.pdf_document(name, context, SHRINK_STEPS[shrunk])
         return Rendered(
-            name,
             bytes(document.write_pdf()),
             self.docx(name, context),
             len(document.pages),

@@ -18,6 +18,7 @@ from dateutil.relativedelta import relativedelta
 from ehforms.config import Config
 from ehforms.forms import Validation
 from ehforms.forms.fields import postcode_district
+from ehforms.text import long_date
 
 
 class Status(StrEnum):
@@ -58,6 +59,7 @@ class Decision:
     priority: Priority = NORMAL
     due: tuple[Due, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    hub: str | None = None  # the hub whose area the address is in (None: triage, MASH)
 
     @property
     def delivered(self) -> bool:
@@ -90,18 +92,17 @@ def received_day(received_at: dt.datetime, config: Config) -> dt.date:
     return received_at.astimezone(config.timezone).date()
 
 
-def _human_date(day: dt.date) -> str:
-    return f"{day.day} {day:%B %Y}"
-
-
-def _hub_mailbox(data: dict[str, Any], config: Config) -> tuple[str, list[str]]:
+def _hub_mailbox(data: dict[str, Any], config: Config) -> tuple[str | None, str, list[str]]:
+    """(hub key, mailbox, notes) for a form's address."""
     district = postcode_district(data["address"]["postcode"])
     hub = config.hub_for_district(district)
     if hub is None:
-        return config.triage_mailbox, [
-            f"No hub covers postcode district {district}: sent to triage to be allocated by hand"
-        ]
-    return hub.eh_mailbox, []
+        return (
+            None,
+            config.triage_mailbox,
+            [f"No hub covers postcode district {district}: sent to triage to be allocated by hand"],
+        )
+    return hub.key, hub.eh_mailbox, []
 
 
 def _marf(validation: Validation, config: Config, received_at: dt.datetime) -> Decision:
@@ -130,7 +131,7 @@ def _marf(validation: Validation, config: Config, received_at: dt.datetime) -> D
         if hub is not None and received_day(received_at, config) < cutoff:
             mailboxes.append(hub.sw_mailbox)
             notes.append(
-                f"Stepped down by the {hub.key} social work team on {_human_date(stepped_down)}, "
+                f"Stepped down by the {hub.key} social work team on {long_date(stepped_down)}, "
                 f"less than {config.step_down_return_months} months ago: copied to "
                 f"{hub.sw_mailbox}"
             )
@@ -148,7 +149,7 @@ def _transfer_extras(data: dict[str, Any], config: Config, received_at: dt.datet
     months = config.assessment_max_age_months
     if completed < data["referred_on"] - relativedelta(months=months):
         notes.append(
-            f"The most recent assessment was completed on {_human_date(completed)}, more than "
+            f"The most recent assessment was completed on {long_date(completed)}, more than "
             f"{months} months before the referral: agree an Early Help Assessment with the family"
         )
     return due, notes
@@ -172,10 +173,10 @@ def route(validation: Validation, config: Config, received_at: dt.datetime) -> D
     if not validation.valid or validation.data is None:
         return Decision(REJECTED)
     data = validation.data
-    mailbox, notes = _hub_mailbox(data, config)
+    hub, mailbox, notes = _hub_mailbox(data, config)
     due: list[Due] = []
     if validation.form_type == "transfer":
         extra_due, extra_notes = _transfer_extras(data, config, received_at)
         due += extra_due
         notes += extra_notes
-    return Decision(ROUTED, (mailbox,), NORMAL, tuple(due), tuple(notes))
+    return Decision(ROUTED, (mailbox,), NORMAL, tuple(due), tuple(notes), hub)

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
+from zoneinfo import ZoneInfo
 
 # What a value may hold in a document. Line breaks of every kind become "\n" (docxtpl makes a
 # line break of it; HTML folds it into a space). Then these go: control characters but tab and
@@ -62,3 +64,14 @@ def isolate(text: str) -> str:
     if not _right_to_left(text):
         return text
     return "\n".join(_isolate_line(line) for line in text.split("\n"))
+
+
+def long_date(day: dt.date | None) -> str:
+    """``24 November 2026``: the one way a date is written for a person."""
+    return f"{day.day} {day:%B %Y}" if day else ""
+
+
+def long_time(moment: dt.datetime, timezone: ZoneInfo) -> str:
+    """``24 November 2026 at 09:00``, in the council's time zone."""
+    local = moment.astimezone(timezone)
+    return f"{long_date(local.date())} at {local:%H:%M}"
