@@ -51,7 +51,7 @@ def test_status_and_the_mailbox_listing_change_nothing(root):
     listing = root.mailbox("eh-central")
     assert tree(root.path) == before
     assert summary["mailboxes"]["eh-central"]["waiting"] == 2
-    assert [w.receipt.form_type for w in listing] == ["rfas", "transfer"]
+    assert sorted(w.form_type for w in listing) == ["rfas", "transfer"]
 
 
 def test_marking_handled_moves_the_folder_as_on_the_share(root):
@@ -149,3 +149,27 @@ def test_a_later_time_counts_overdue_without_changing_anything(root):
     assert root.status(later)["mailboxes"]["mash"]["overdue"] == 1
     assert root.status(RECEIVED)["mailboxes"]["mash"]["overdue"] == 0
     assert tree(root.path) == before
+
+
+def test_the_listing_puts_urgent_then_overdue_then_oldest_first(root):
+    drop(root.path, "rfas.json", load_example("rfas"))
+    root.process(workers=1, received_at=RECEIVED)
+    marf = load_example("marf")
+    marf["child_protection_concern"] = False  # normal, with a follow-up due in 48 hours
+    drop(root.path, "marf.json", marf)
+    root.process(workers=1, received_at=RECEIVED + dt.timedelta(hours=1))
+    urgent = load_example("marf")
+    urgent["case_id"] = "EH-99999"
+    drop(root.path, "urgent.json", urgent)
+    root.process(workers=1, received_at=RECEIVED + dt.timedelta(hours=2))
+    later = RECEIVED + dt.timedelta(days=3)
+    listing = root.mailbox("mash", at=later)
+    assert [(w.urgent, w.overdue(later)) for w in listing] == [(True, True), (False, True)]
+    assert listing[0].received_at == RECEIVED + dt.timedelta(hours=2)
+    # a folder copied in by hand, which the ledger never saw, is listed from its receipt
+    (hand,) = [p for p in (root.path / "outbox" / "eh-central").iterdir() if p.name != "done"]
+    copy = root.path / "outbox" / "eh-central" / ("20261120-090000_rfas_X_" + "0" * 26)
+    copy.mkdir()
+    (copy / "receipt.json").write_bytes((hand / "receipt.json").read_bytes())
+    names = [w.folder for w in root.mailbox("eh-central", at=later)]
+    assert names[0] == copy.name and len(names) == 2

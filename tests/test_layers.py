@@ -20,6 +20,7 @@ LAYERS: dict[str, list[str]] = {
         "prefill",
         "mailroom",
         "ledger",
+        "database",
         "migrations",
         "workers",
         "outcomes",

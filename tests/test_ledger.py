@@ -69,6 +69,9 @@ def test_a_ledger_made_by_ehforms_0_1_0_upgrades_itself_on_open(old_ledger):
         assert marf is not None and marf.mailboxes == ("mash", "sw-north")
         assert [t for t, _ in ledger.case_history("MC204811")] == ["transfer", "closure"]
         assert ledger.failures(OLD_MARF) == 0
+        # where earlier versions delivered, rebuilt from their outcomes
+        assert [p for p, _ in ledger.deliveries(OLD_MARF)] == ["outbox/mash", "outbox/sw-north"]
+        assert [d.submission_id for d in ledger.delivered_to("outbox/mash")] == [OLD_MARF]
     finally:
         ledger.close()
     Ledger(old_ledger).close()  # and opening it again changes nothing

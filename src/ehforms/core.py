@@ -58,10 +58,36 @@ class Batch:
 
 @dataclass(frozen=True)
 class Waiting:
-    """A form waiting in a mailbox: its folder, and its receipt (None when unreadable)."""
+    """A form waiting in a mailbox, as a listing shows it (from the ledger, where it knows
+    the form; else from the folder's receipt; None fields when neither can be read)."""
 
     folder: str
-    receipt: Receipt | None
+    submission_id: str | None
+    form_type: str | None
+    priority: str
+    received_at: dt.datetime | None
+    due_at: dt.datetime | None
+
+    @property
+    def urgent(self) -> bool:
+        return self.priority == "urgent"
+
+    def overdue(self, at: dt.datetime) -> bool:
+        return self.due_at is not None and self.due_at < at
+
+    @classmethod
+    def from_receipt(cls, folder: str, receipt: Receipt | None) -> Waiting:
+        if receipt is None:
+            return cls(folder, None, None, "normal", None, None)
+        due = min((d.by for d in receipt.due), default=None)
+        return cls(
+            folder,
+            receipt.submission_id,
+            receipt.form_type,
+            receipt.priority.value,
+            receipt.received_at,
+            due,
+        )
 
 
 def now() -> dt.datetime:
@@ -88,6 +114,27 @@ class Root:
         self.path = path
         self.config = config
         self.mailroom = Mailroom(path, config)
+        self._reader: Any = None
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def __enter__(self) -> Root:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def reader(self) -> Any:
+        """The ledger, opened once for reading (never migrated or written by a reader); None
+        until the root's owner has made it."""
+        from ehforms.ledger import Ledger
+
+        if self._reader is None and self.ledger_path.exists():
+            self._reader = Ledger(self.ledger_path, migrate_schema=False)
+        return self._reader
 
     @classmethod
     def open(cls, path: Path, environ: dict[str, str] | None = None) -> Root:
@@ -243,10 +290,47 @@ class Root:
         self.mailroom.check(create=False)
         return summarise(self.mailroom, at)
 
-    def mailbox(self, mailbox: str) -> list[Waiting]:
-        """The forms waiting in a mailbox, oldest first."""
+    def mailbox(self, mailbox: str, at: dt.datetime | None = None) -> list[Waiting]:
+        """The forms waiting in a mailbox: urgent first, then overdue (as of ``at``), then
+        oldest. The ledger says what each is; the folder on the share says whether it still
+        waits (hub staff may have moved it into ``done/`` by hand)."""
+        from ehforms.errors import LedgerError
+
         self._known(mailbox)
-        return [Waiting(folder, receipt) for folder, receipt in self.mailroom.waiting(mailbox)]
+        base = self.mailroom.outbox / mailbox
+        try:
+            present = {
+                entry.name
+                for entry in os.scandir(base)
+                if entry.name != DONE
+                and not entry.name.startswith(".")
+                and entry.is_dir(follow_symlinks=False)
+            }
+        except FileNotFoundError:
+            return []
+        found: dict[str, Waiting] = {}
+        ledger = self.reader()
+        if ledger is not None:
+            try:
+                for row in ledger.delivered_to(f"outbox/{mailbox}"):
+                    if row.folder in present:
+                        found[row.folder] = Waiting(
+                            row.folder,
+                            row.submission_id,
+                            row.form_type,
+                            row.priority,
+                            row.received_at,
+                            row.due_at,
+                        )
+            except LedgerError:
+                pass  # a ledger not yet upgraded: the receipts say the same
+        for folder in present - set(found):  # copied in by hand, or an older ledger
+            found[folder] = Waiting.from_receipt(folder, self.mailroom.receipt(mailbox, folder))
+        when = at or now()
+        return sorted(
+            found.values(),
+            key=lambda w: (not w.urgent, not w.overdue(when), w.received_at or when, w.folder),
+        )
 
     def mark_handled(self, mailbox: str, folder: str) -> Path:
         """Move a form's folder into the mailbox's ``done/``, as hub staff would on the share."""

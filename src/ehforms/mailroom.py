@@ -423,6 +423,13 @@ class Mailroom:
 
     # -- hub mailboxes ------------------------------------------------------------------
 
+    def receipt(self, mailbox: str, folder: str) -> Receipt | None:
+        """The receipt of a form in a mailbox; None when it cannot be read."""
+        try:
+            return Receipt.from_json((self.outbox / mailbox / folder / "receipt.json").read_bytes())
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
     def waiting(self, mailbox: str) -> Iterator[tuple[str, Receipt | None]]:
         """(folder name, receipt) of each form still waiting in a mailbox (not in ``done/``);
         None for a receipt that cannot be read (edited by hand, half copied back)."""

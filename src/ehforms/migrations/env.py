@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from ehforms.ledger import metadata
+from ehforms.database import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -7,6 +7,8 @@ Revises: 0001
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -17,13 +19,17 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # plain ALTER TABLE ADD COLUMN, which SQLite does without copying the table
-    op.add_column("submissions", sa.Column("claim_seq", sa.Integer, nullable=True))
-    op.add_column(
-        "submissions",
-        sa.Column("failures", sa.Integer, nullable=False, server_default=sa.text("0")),
-    )
     bind = op.get_bind()
+    inspector = sa.inspect(bind)
+    columns = {c["name"] for c in inspector.get_columns("submissions")}
+    # plain ALTER TABLE ADD COLUMN, which SQLite does without copying the table (a ledger made
+    # by a development build between 0.1.0 and migrations may have failures already)
+    op.add_column("submissions", sa.Column("claim_seq", sa.Integer, nullable=True))
+    if "failures" not in columns:
+        op.add_column(
+            "submissions",
+            sa.Column("failures", sa.Integer, nullable=False, server_default=sa.text("0")),
+        )
     if bind.dialect.name == "sqlite":  # claims were ordered by rowid until now
         bind.execute(sa.text("UPDATE submissions SET claim_seq = rowid"))
     else:
@@ -36,6 +42,8 @@ def upgrade() -> None:
             )
         )
     op.create_index("submissions_claim_seq", "submissions", ["claim_seq"], unique=True)
+    if "deliveries" in inspector.get_table_names():
+        op.drop_table("deliveries")  # a development build's, rebuilt from the outcomes below
     op.create_table(
         "deliveries",
         sa.Column(
@@ -47,7 +55,40 @@ def upgrade() -> None:
         sa.Column("place", sa.Text, primary_key=True),
         sa.Column("folder", sa.Text, nullable=False),
         sa.Column("delivered_at", sa.Text, nullable=False),
+        sa.Column("priority", sa.Text),
+        sa.Column("due_at", sa.Text),  # the earliest due, in the primary mailbox only
     )
+    op.create_index("deliveries_place", "deliveries", ["place", "delivered_at"])
+    # what earlier versions delivered: each mailbox a done submission went to
+    rows = bind.execute(
+        sa.text(
+            "SELECT submission_id, mailboxes, folder, priority, completed_at FROM submissions "
+            "WHERE state = 'done'"
+        )
+    ).all()
+    table = sa.table(
+        "deliveries",
+        sa.column("submission_id"),
+        sa.column("place"),
+        sa.column("folder"),
+        sa.column("delivered_at"),
+        sa.column("priority"),
+    )
+    for submission_id, mailboxes, folder, priority, completed_at in rows:
+        places = [f"outbox/{m}" for m in json.loads(mailboxes or "[]")] or ["rejected"]
+        op.bulk_insert(
+            table,
+            [
+                {
+                    "submission_id": submission_id,
+                    "place": place,
+                    "folder": folder or "",
+                    "delivered_at": completed_at or "",
+                    "priority": priority,
+                }
+                for place in places
+            ],
+        )
 
 
 def downgrade() -> None:

@@ -1,0 +1,144 @@
+"""The ledger's database: its tables, the engine, errors translated, migrations on open.
+
+SQLAlchemy Core over SQLite (WAL, a busy timeout, secure deletes, short transactions); the schema
+is made and upgraded by the Alembic migrations in ``ehforms/migrations``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from ehforms.errors import LedgerBusy, LedgerError, LedgerFull
+
+log = logging.getLogger("ehforms")
+
+metadata = sa.MetaData()
+
+submissions = sa.Table(
+    "submissions",
+    metadata,
+    sa.Column("submission_id", sa.Text, primary_key=True),
+    sa.Column("sha256", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("received_at", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("status", sa.Text),
+    sa.Column("form_type", sa.Text),
+    sa.Column("case_id", sa.Text),
+    sa.Column("mailboxes", sa.Text),
+    sa.Column("folder", sa.Text),
+    sa.Column("priority", sa.Text),
+    sa.Column("duplicate_of", sa.Text),
+    sa.Column("completed_at", sa.Text),
+    sa.Column("claim_seq", sa.Integer),  # claim order: which of two copies came first
+    sa.Column("failures", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.CheckConstraint("state IN ('claimed', 'done')", name="submissions_state"),
+)
+sa.Index("submissions_sha256", submissions.c.sha256, submissions.c.received_at)
+sa.Index("submissions_case", submissions.c.case_id, submissions.c.received_at)
+sa.Index("submissions_claim_seq", submissions.c.claim_seq, unique=True)
+
+case_data = sa.Table(
+    "case_data",
+    metadata,
+    sa.Column(
+        "submission_id", sa.Text, sa.ForeignKey("submissions.submission_id"), primary_key=True
+    ),
+    sa.Column("case_id", sa.Text, nullable=False),
+    sa.Column("form_type", sa.Text, nullable=False),
+    sa.Column("received_at", sa.Text, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+)
+sa.Index("case_data_case", case_data.c.case_id, case_data.c.received_at)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column(
+        "submission_id", sa.Text, sa.ForeignKey("submissions.submission_id"), primary_key=True
+    ),
+    sa.Column("place", sa.Text, primary_key=True),  # outbox/<mailbox>, or rejected
+    sa.Column("folder", sa.Text, nullable=False),
+    sa.Column("delivered_at", sa.Text, nullable=False),
+    sa.Column("priority", sa.Text),
+    sa.Column("due_at", sa.Text),  # the earliest due, in the primary mailbox only
+)
+sa.Index("deliveries_place", deliveries.c.place, deliveries.c.delivered_at)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("at", sa.Text, nullable=False),
+    sa.Column("submission_id", sa.Text),
+    sa.Column("event", sa.Text, nullable=False),
+    sa.Column("detail", sa.Text),
+)
+
+
+def engine_for(path: Path, *, timeout: float = 30.0, owner: bool = True) -> Engine:
+    """An engine on a SQLite ledger: WAL, a busy timeout, secure deletes, and transactions that
+    ehforms begins itself (``BEGIN IMMEDIATE`` for writes, so a writer waits its turn instead
+    of failing half-way). Only the ``owner`` sets the journal mode, which changes the file."""
+    engine = sa.create_engine(
+        f"sqlite:///{path}",
+        connect_args={"timeout": timeout, "check_same_thread": False},
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # pysqlite's own BEGIN handling is off
+        cursor = dbapi_connection.cursor()
+        if owner:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA secure_delete=ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get("immediate", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """The database's errors as ehforms' own: busy, full, or not usable."""
+    try:
+        yield
+    except sa.exc.DBAPIError as error:
+        text = str(error.orig).lower()
+        if "locked" in text or "busy" in text:
+            raise LedgerBusy("the ledger is locked by another program") from error
+        if "full" in text:
+            raise LedgerFull("the disk is full (the ledger cannot be written)") from error
+        raise LedgerError(
+            f"The ledger (.ehforms/ledger.sqlite3) cannot be used ({error.orig}): restore it "
+            "from a backup, or move it aside to start a new one"
+        ) from error
+
+
+def migrate(connection: Connection) -> None:
+    """Bring the ledger's schema to the newest version (a new ledger is made from nothing)."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+    from alembic.migration import MigrationContext
+
+    current = MigrationContext.configure(connection).get_current_revision()
+    names = set(sa.inspect(connection).get_table_names())
+    settings = AlembicConfig()
+    settings.set_main_option("script_location", "ehforms:migrations")
+    settings.attributes["connection"] = connection
+    if current is None and "submissions" in names:
+        # made by ehforms 0.1.0, before migrations: its schema is revision 0001
+        command.stamp(settings, "0001")
+        log.info("the ledger was made by ehforms 0.1.0: upgrading it")
+    command.upgrade(settings, "head")
