@@ -24,6 +24,8 @@ def tree(root: Path) -> dict[str, str]:
     found = {}
     for path in sorted(root.rglob("*")):
         key = str(path.relative_to(root))
+        if key.endswith(("-wal", "-shm")):  # SQLite's own shared memory for readers, no content
+            continue
         if path.is_file():
             found[key] = hashlib.sha256(path.read_bytes()).hexdigest()
         else:
