@@ -123,3 +123,40 @@ def test_the_repository_root_config_is_the_default():
     from conftest import REPO
 
     assert tomllib.loads((REPO / "ehforms.toml").read_text(encoding="utf-8")) == DEFAULTS
+
+
+def test_limits_default_to_the_contract():
+    config = load_config(None, environ={})
+    assert config.max_messages == 100
+    assert config.max_file_bytes == 5 * 1024 * 1024
+
+
+def test_limits_form_bytes_is_the_new_name_of_max_file_bytes(tmp_path, monkeypatch):
+    # a file written by an older `ehforms init` keeps max_file_bytes at the top level
+    (tmp_path / "ehforms.toml").write_text("max_file_bytes = 2048\n")
+    assert load_config(tmp_path, environ={}).max_file_bytes == 2048
+    (tmp_path / "ehforms.toml").write_text(
+        "max_file_bytes = 2048\n[limits]\nform_bytes = 4096\nmessages = 25\n"
+    )
+    config = load_config(tmp_path, environ={})
+    assert (config.max_file_bytes, config.max_messages) == (4096, 25)
+    monkeypatch.setenv("EHFORMS_LIMITS__FORM_BYTES", "8192")
+    monkeypatch.setenv("EHFORMS_LIMITS__MESSAGES", "50")
+    config = load_config(tmp_path)
+    assert (config.max_file_bytes, config.max_messages) == (8192, 50)
+
+
+@pytest.mark.parametrize(
+    ("limits", "message"),
+    [
+        ({"messages": 1}, "limits.messages must be a number of at least 2"),
+        ({"messages": "many"}, "limits.messages must be a number"),
+        ({"form_bytes": 10}, "limits.form_bytes must be a number of at least 1024"),
+        ("5 MB", r"\[limits\] must be a table"),
+    ],
+)
+def test_a_bad_limit_is_named(limits, message):
+    from ehforms.config import deep_merge
+
+    with pytest.raises(ConfigError, match=message):
+        build_config(deep_merge(DEFAULTS, {"limits": limits}))

@@ -34,8 +34,12 @@ def test_reads_a_json_form_with_or_without_a_bom():
             "not a list or a single value",
         ),
         (
-            b"\xff\xfe{\x00}\x00",
+            b'{"town": "Salford \xe9"}',  # Latin-1, not UTF-8
             "The file is not UTF-8 text: save the form as JSON in UTF-8 and send it again",
+        ),
+        (
+            b"\xff\xfe{\x00\x00\xd8}\x00",  # UTF-16 with half of a surrogate pair
+            "The file is not UTF-16 text: save the form as JSON in UTF-8 and send it again",
         ),
         (
             b'{"a": 1, "a": 2}',

@@ -142,6 +142,8 @@ class Config:
     heartbeat_seconds: float
     retry_max_seconds: float
     raw: Mapping[str, Any]
+    # [limits] messages: at most this many problems listed for one form (errors.txt lines).
+    max_messages: int = 100
 
     @property
     def mailboxes(self) -> tuple[str, ...]:
@@ -316,11 +318,18 @@ def build_config(data: Mapping[str, Any]) -> Config:
     _check_region(region)
     watch = _section(data, "watch")
     levels = {int(k): str(v) for k, v in _section(data, "levels").items()}
+    # [limits] is the contract's table; form_bytes is the new name of max_file_bytes, which
+    # still works (ehforms.toml files written by `ehforms init` have it) and which it overrides.
+    limits = _section(data, "limits")
+    if "form_bytes" in limits:
+        form_bytes = _number(limits["form_bytes"], "limits.form_bytes", minimum=1024)
+    else:
+        form_bytes = _number(data["max_file_bytes"], "max_file_bytes", minimum=1024)
     return Config(
         council_name=str(data["council_name"]),
         case_system_name=str(data["case_system_name"]),
         timezone=timezone,
-        max_file_bytes=int(_number(data["max_file_bytes"], "max_file_bytes", minimum=1024)),
+        max_file_bytes=int(form_bytes),
         max_json_depth=int(_number(data["max_json_depth"], "max_json_depth", minimum=5)),
         file_mode=_mode(data["file_mode"], "file_mode"),
         dir_mode=_mode(data["dir_mode"], "dir_mode"),
@@ -352,6 +361,7 @@ def build_config(data: Mapping[str, Any]) -> Config:
             watch.get("retry_max_seconds"), "watch.retry_max_seconds", minimum=0.1
         ),
         raw=copy.deepcopy(dict(data)),
+        max_messages=int(_number(limits.get("messages", 100), "limits.messages", minimum=2)),
     )
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -17,34 +16,59 @@ from typing import Any
 from ehforms.config import Config
 from ehforms.errors import IntakeError
 from ehforms.forms import FieldError, Validation, validate
-from ehforms.intake import read_form
+from ehforms.forms.readers import read_form_type
+from ehforms.forms.safeguarding import is_concern
+from ehforms.intake import read_form, salvage
 
-# Cheap signs, in the first bytes of a file, that a form is urgent: they only order a backlog.
-_URGENT_SIGNS = re.compile(
-    rb'"form_type"\s*:\s*"marf"|"risk_of_significant_harm"\s*:\s*true|'
-    rb'"child_protection_concern"\s*:\s*true|"level_of_need"\s*:\s*"?5',
-    re.IGNORECASE,
-)
+# How much of a file ordering a backlog reads.
+HEAD_BYTES = 65536
+
+
+def salvaged_concern(found: dict[str, list[Any]]) -> tuple[str | None, bool]:
+    """The form type and the safeguarding signal of what :func:`ehforms.intake.salvage` found.
+
+    The type is ``marf`` when any type found is, else the one type found, else ``None``: a
+    file that says two types is judged as a form of unknown type, which counts every signal.
+    """
+    types = {read_form_type(value) for value in found.get("form_type", [])} - {None}
+    if "marf" in types:
+        form_type: str | None = "marf"
+    else:
+        form_type = types.pop() if len(types) == 1 else None
+    return form_type, is_concern(found, form_type)
 
 
 def looks_urgent(head: bytes) -> bool:
-    return bool(_URGENT_SIGNS.search(head))
-
-
-_CLOSURE_SIGN = re.compile(rb'"form_type"\s*:\s*"\s*closure', re.IGNORECASE)
+    """Whether a file's first bytes (in any encoding the intake reads) look like a safeguarding
+    concern: only orders a backlog, so it is cheap and never raises."""
+    try:
+        return salvaged_concern(salvage(head, max_bytes=len(head), thorough=False))[1]
+    except Exception:
+        return False
 
 
 def looks_like_closure(path: Path) -> bool:
     try:
         with path.open("rb") as handle:
-            return bool(_CLOSURE_SIGN.search(handle.read(65536)))
-    except OSError:
+            head = handle.read(HEAD_BYTES)
+        found = salvage(head, max_bytes=len(head), thorough=False)
+    except Exception:
         return False
+    return "closure" in {read_form_type(value) for value in found.get("form_type", [])}
 
 
-def may_be_urgent(data: bytes) -> bool:
-    """Whether a file that ehforms failed on may hold a safeguarding concern (fail safe)."""
-    return looks_urgent(data[:65536])
+def may_be_urgent(data: bytes, max_bytes: int | None = None) -> bool:
+    """Whether a file that ehforms failed on may hold a safeguarding concern (fail safe).
+
+    Reads the whole file (up to ``max_bytes``) as a file that cannot be read is read: every
+    encoding, a PDF as far as it goes. Should even that fail, the answer is yes: when in doubt,
+    MASH.
+    """
+    try:
+        found = salvage(data, max_bytes=len(data) if max_bytes is None else max_bytes)
+        return salvaged_concern(found)[1]
+    except Exception:
+        return True
 
 
 def _json_default(value: Any) -> str:
@@ -64,7 +88,11 @@ def errors_text(errors: Iterable[FieldError]) -> str:
 
 
 def check(name: str, data: bytes, received_at: dt.datetime, config: Config) -> Validation:
-    """Read and validate one file's bytes; never raises for anything a file can hold."""
+    """Read and validate one file's bytes; never raises for anything a file can hold.
+
+    A file that cannot be read as a form is refused with its message, but what can be salvaged
+    of it still decides the safeguarding signal (and a MARF's type, so it is routed as one).
+    """
     try:
         raw = read_form(
             name,
@@ -74,7 +102,13 @@ def check(name: str, data: bytes, received_at: dt.datetime, config: Config) -> V
             timezone=config.timezone,
         )
     except IntakeError as error:
-        return Validation(None, None, (FieldError(None, str(error)),), may_be_urgent(data))
+        form_type, concern = salvaged_concern(salvage(data, max_bytes=config.max_file_bytes))
+        problem = FieldError(getattr(error, "field", None), str(error))
+        return Validation(form_type if concern else None, None, (problem,), concern)
     return validate(
-        raw, received_at, timezone=config.timezone, hubs=[hub.key for hub in config.hubs]
+        raw,
+        received_at,
+        timezone=config.timezone,
+        hubs=[hub.key for hub in config.hubs],
+        max_messages=config.max_messages,
     )

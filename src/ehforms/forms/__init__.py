@@ -15,13 +15,16 @@ from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError
 
+from ehforms.forms.base import UNKNOWN_FIELD, UNKNOWN_NAMED, counting_unknown
 from ehforms.forms.closure import Closure
 from ehforms.forms.common import FORM_TYPES, FormSchema
 from ehforms.forms.context import LONDON, receiving
 from ehforms.forms.fields import join_choices
 from ehforms.forms.marf import Marf
 from ehforms.forms.notification import Notification
+from ehforms.forms.readers import normal_text, read_form_type, shown
 from ehforms.forms.rfas import Rfas
+from ehforms.forms.safeguarding import is_concern
 from ehforms.forms.transfer import Transfer
 
 SCHEMAS: dict[str, type[FormSchema]] = {
@@ -32,17 +35,8 @@ SCHEMAS: dict[str, type[FormSchema]] = {
     "closure": Closure,
 }
 assert tuple(SCHEMAS) == FORM_TYPES
-
-_TRUE = {"true", "yes", "y", "1", "on"}
-
-
-def _truthy(value: Any) -> bool:
-    """Lenient: ``true``, ``1``, ``"yes"``... (what marshmallow's Boolean reads as true)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | str):
-        return str(value).strip().lower() in _TRUE
-    return False
+# The contract's [limits] messages: at most this many lines in errors.txt.
+MAX_MESSAGES = 100
 
 
 @dataclass(frozen=True)
@@ -83,59 +77,93 @@ def schema_for(form_type: str) -> FormSchema:
     return _instances[form_type]
 
 
-def flatten(messages: Any, path: str = "") -> list[FieldError]:
-    """marshmallow's nested ``messages`` as a flat list of (path, message)."""
+def flatten(
+    messages: Any, path: str = "", positions: Mapping[str, int] | None = None
+) -> list[FieldError]:
+    """marshmallow's nested ``messages`` as a flat list of (path, message).
+
+    A name in a path is cut to 60 characters, so a made-up field name of a megabyte does not
+    become a megabyte in the receipt. With ``positions`` (see :class:`~.base.Unknown`), the
+    unknown fields of each group are listed in the order the form has them.
+    """
     if isinstance(messages, str):
         return [FieldError(path or None, messages)]
     if isinstance(messages, list | tuple):
         result: list[FieldError] = []
         for item in messages:
-            result += flatten(item, path)
+            result += flatten(item, path, positions)
         return result
     if isinstance(messages, Mapping):
+        items = list(messages.items())
+        if positions:
+            slots = [i for i, (_, value) in enumerate(items) if value == [UNKNOWN_FIELD]]
+            ordered = sorted(
+                (items[i] for i in slots), key=lambda item: (positions.get(item[0], 0), item[0])
+            )
+            for slot, item in zip(slots, ordered, strict=True):
+                items[slot] = item
         result = []
-        for key, value in messages.items():
+        for key, value in items:
             if key == "_schema":
                 child = path
             elif isinstance(key, int):
                 child = f"{path}[{key}]"
             else:
-                child = f"{path}.{key}" if path else str(key)
-            result += flatten(value, child)
+                child = f"{path}.{shown(key)}" if path else shown(key)
+            result += flatten(value, child, positions)
         return result
     return [FieldError(path or None, str(messages))]
 
 
-def safeguarding_signal(raw: Mapping[str, Any], form_type: str | None) -> bool:
-    """Whether a form must go to MASH whatever else is wrong with it.
-
-    Read leniently from the raw form, so that a broken field elsewhere cannot hide it:
-    every MARF; a notification with a risk of significant harm or level of need 5; and a
-    form whose type is missing or unknown that says either, or a child protection concern.
-    """
-    if form_type == "marf":
-        return True
-    risk = _truthy(raw.get("risk_of_significant_harm"))
-    level = raw.get("level_of_need")
-    level_5 = (
-        isinstance(level, int | str) and not isinstance(level, bool) and (str(level).strip() == "5")
-    )
-    if form_type == "notification":
-        return risk or level_5
-    if form_type not in SCHEMAS:
-        return risk or level_5 or _truthy(raw.get("child_protection_concern"))
-    return False
+def safeguarding_signal(raw: Any, form_type: str | None) -> bool:
+    """Whether a form must go to MASH whatever else is wrong with it: see
+    :func:`ehforms.forms.safeguarding.is_concern`, the one place this is decided."""
+    return is_concern(raw, form_type)
 
 
 def detect_form_type(raw: Mapping[str, Any]) -> tuple[str | None, FieldError | None]:
     value = raw.get("form_type")
-    if isinstance(value, str):
-        value = value.strip().lower()
-    if value in (None, ""):
+    form_type = read_form_type(value)
+    if form_type is not None:
+        return form_type, None
+    if value is None or (isinstance(value, str) and not normal_text(value)):
         return None, FieldError("form_type", f"Enter the form type: {join_choices(FORM_TYPES)}")
-    if not isinstance(value, str) or value not in SCHEMAS:
-        return None, FieldError("form_type", f"Form type must be {join_choices(FORM_TYPES)}")
-    return str(value), None
+    return None, FieldError("form_type", f"Form type must be {join_choices(FORM_TYPES)}")
+
+
+def summarise_unknown(errors: list[FieldError], left_out: int = 0) -> list[FieldError]:
+    """Past :data:`UNKNOWN_NAMED` unknown fields (at any level, counting those left out of the
+    load), one line says how many there are and names the first few, instead of one line each."""
+    unknown = [e for e in errors if e.message == UNKNOWN_FIELD]
+    total = len(unknown) + left_out
+    if total <= UNKNOWN_NAMED:
+        return errors
+    names = ", ".join(e.field or "?" for e in unknown[:UNKNOWN_NAMED])
+    summary = FieldError(
+        None,
+        f"This form has {total:,} fields it should not have; the first {UNKNOWN_NAMED}: "
+        f"{names}. Check the spelling of each field's name, or remove the field",
+    )
+    first = errors.index(unknown[0])
+    rest = [e for e in errors if e.message != UNKNOWN_FIELD]
+    return rest[:first] + [summary] + rest[first:]
+
+
+def bound(errors: list[FieldError], limit: int) -> tuple[FieldError, ...]:
+    """At most ``limit`` problems: past that, the last line says how many more there are."""
+    if len(errors) <= limit:
+        return tuple(errors)
+    kept = errors[: max(limit - 1, 1)]
+    more = len(errors) - len(kept)
+    return (
+        *kept,
+        FieldError(
+            None,
+            f"There {'is' if more == 1 else 'are'} {more:,} more problem"
+            f"{'' if more == 1 else 's'} not listed here: correct the ones above, then send the "
+            "form again to see the rest",
+        ),
+    )
 
 
 def validate(
@@ -144,36 +172,47 @@ def validate(
     *,
     timezone: ZoneInfo = LONDON,
     hubs: Iterable[str] = (),
+    max_messages: int = MAX_MESSAGES,
 ) -> Validation:
-    """Check one parsed form against the contract, as of ``received_at``."""
+    """Check one parsed form against the contract, as of ``received_at``.
+
+    At most ``max_messages`` problems are listed, and many unknown fields make one line, so
+    the result (and the receipt and ``errors.txt`` made from it) stays small whatever the form.
+    """
     if not isinstance(raw, Mapping):
         return Validation(
             None,
             None,
             (FieldError(None, "The file must hold one form: a JSON object"),),
+            is_concern(raw, None),
             raw=raw,
         )
     form_type, type_error = detect_form_type(raw)
-    safeguarding = safeguarding_signal(raw, form_type)
+    safeguarding = is_concern(raw, form_type)
     if form_type is None:
         assert type_error is not None
         return Validation(None, None, (type_error,), safeguarding, raw)
     data = dict(raw)
     data["form_type"] = form_type
-    with receiving(received_at, timezone, frozenset(hubs)):
+    with receiving(received_at, timezone, frozenset(hubs)), counting_unknown() as unknown:
         try:
             loaded = schema_for(form_type).load(data)
         except ValidationError as error:
-            errors = tuple(flatten(error.messages))
-            return Validation(form_type, None, errors, safeguarding, raw)
+            errors = flatten(error.messages, positions=unknown.positions)
+            errors = summarise_unknown(errors, unknown.left_out)
+            return Validation(form_type, None, bound(errors, max_messages), safeguarding, raw)
     return Validation(form_type, loaded, (), safeguarding, raw)
 
 
 __all__ = [
     "FORM_TYPES",
     "SCHEMAS",
+    "MAX_MESSAGES",
     "FieldError",
     "Validation",
+    "bound",
     "flatten",
+    "is_concern",
+    "safeguarding_signal",
     "validate",
 ]

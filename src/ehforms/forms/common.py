@@ -9,8 +9,7 @@ from marshmallow import ValidationError
 from ehforms.forms.base import BaseSchema
 from ehforms.forms.fields import Choice, Many, Part, Text, Timestamp
 from ehforms.forms.parts import Child, Person
-
-FORM_TYPES = ("notification", "rfas", "transfer", "marf", "closure")
+from ehforms.forms.readers import FORM_TYPES
 
 
 class FormSchema(BaseSchema):

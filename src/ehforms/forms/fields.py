@@ -20,6 +20,7 @@ from marshmallow import Schema, fields
 from marshmallow.types import ErrorMessages
 
 from ehforms.forms.context import today
+from ehforms.forms.readers import read_bool, read_level
 
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
@@ -199,8 +200,8 @@ class NHSNumber(Text):
         super().__init__(label, max_length=20, **kwargs)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**20:
+            value = str(value)  # beyond that, Python refuses to write out a huge int
         text = re.sub(r"[\s-]", "", super()._deserialize(value, attr, data, **kwargs))
         if not re.fullmatch(r"\d{10}", text):
             raise self.make_error("digits")
@@ -234,6 +235,13 @@ class Bool(Labelled, fields.Boolean):
         clause = self.label
         return clause, _capitalise(clause)
 
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        # the reader the safeguarding check builds on: what is read as yes here is a risk there
+        answer = read_bool(value)
+        if answer is None:
+            raise self.make_error("invalid")
+        return answer
+
 
 class Integer(Labelled, fields.Integer):
     default_error_messages: ErrorMessages = {
@@ -259,9 +267,10 @@ class Level(Integer):
         super().__init__("level of need", strict=True, **kwargs)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> int:
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value.strip())
-        level = super()._deserialize(value, attr, data, **kwargs)
+        # the reader the safeguarding check builds on: what is read as 5 here is a concern there
+        level = read_level(value)
+        if level is None:
+            raise self.make_error("invalid")
         if level not in self.allowed:
             if level == 1:
                 raise self.make_error("level_1")
