@@ -24,10 +24,10 @@ from click.testing import CliRunner
 
 from conftest import RECEIVED, load_example
 from ehforms.cli import cli
-from ehforms.cli import status_text as render_status
 from ehforms.config import load_config
 from ehforms.mailroom import Mailroom
 from ehforms.pipeline import Postroom
+from ehforms.present import status_text as render_status
 from ehforms.status import summarise
 from ehforms.watch import Watcher
 from helpers import drop, make_root, outcomes, primary, sha

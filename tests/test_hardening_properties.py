@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from conftest import FORM_TYPES, RECEIVED, load_example
 from ehforms.config import load_config
 from ehforms.files import display_name
-from ehforms.mailroom import ignored
+from ehforms.names import ignored
 from ehforms.pipeline import Postroom
 from ehforms.setup import init_root
 

@@ -10,15 +10,8 @@ import pytest
 
 from conftest import RECEIVED
 from ehforms.errors import DeliveryError
-from ehforms.mailroom import (
-    Mailroom,
-    Outcome,
-    folder_name,
-    ignored,
-    received_at_of,
-    safe_file_name,
-    safe_part,
-)
+from ehforms.mailroom import Mailroom, Outcome
+from ehforms.names import folder_name, ignored, received_at_of, safe_file_name, safe_part
 from ehforms.receipts import Receipt
 from ehforms.routing import Status
 from helpers import make_root

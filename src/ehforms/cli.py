@@ -9,14 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ehforms.errors import EhformsError
+from ehforms.present import describe, message_for, status_text, validation_lines
 from ehforms.registry import NAMES as FORM_TYPES
 
 if TYPE_CHECKING:
@@ -32,12 +31,6 @@ class ToolError(click.ClickException):
     exit_code = EXIT_TOOL
 
 
-def os_message(error: OSError) -> str:
-    """An operating system error as one line: what could not be used, and why."""
-    where = f" {error.filename}" if error.filename else ""
-    return f"Cannot use{where}: {error.strerror or type(error).__name__}"
-
-
 class Ehforms(click.Group):
     """The command group: whatever a command fails on ends as one line and exit status 2,
     never a traceback."""
@@ -47,16 +40,8 @@ class Ehforms(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except EhformsError as error:
-            raise ToolError(str(error)) from error
-        except OSError as error:
-            raise ToolError(os_message(error)) from error
         except Exception as error:
-            where = traceback.extract_tb(error.__traceback__)[-1]
-            raise ToolError(
-                f"ehforms stopped because of a fault in ehforms itself ({type(error).__name__} "
-                f"at {Path(where.filename).name}:{where.lineno}): tell the system administrator"
-            ) from error
+            raise ToolError(message_for(error)) from error
 
 
 def root_option(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -123,26 +108,17 @@ def validate(files: tuple[Path, ...], as_json: bool, received_at: str | None, ro
             unreadable = True
             continue
         checked = opened.check(path.name, data, when)
-        form_type, errors, mash = checked.form_type, checked.errors, checked.safeguarding
         results.append(
             {
                 "file": str(path),
-                "valid": not errors,
-                "form_type": form_type,
-                "safeguarding": mash,
-                "errors": [e.as_dict() for e in errors],
+                "valid": checked.valid,
+                "form_type": checked.form_type,
+                "safeguarding": checked.safeguarding,
+                "errors": [e.as_dict() for e in checked.errors],
             }
         )
-        if as_json:
-            continue
-        if not errors:
-            click.echo(f"{path}: ok")
-        else:
-            click.echo(f"{path}: {len(errors)} problem{'s' if len(errors) > 1 else ''}")
-            for problem in errors:
-                click.echo(f"  {problem}")
-        if mash:
-            click.echo("  Safeguarding: this form goes to MASH at once, whatever else is wrong.")
+        if not as_json:
+            click.echo("\n".join(validation_lines(str(path), checked)))
     if as_json:
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))
     if unreadable:
@@ -255,24 +231,6 @@ def configure_logging(verbose: bool) -> None:
     logger.handlers[:] = [handler]
     logger.setLevel(logging.INFO if verbose else logging.WARNING)
     logger.propagate = False
-
-
-def describe(result: Any) -> str:
-    """One line for a person: where a file went (and the first problems, if any)."""
-    outcome = result.outcome
-    if result.error is not None or result.failure is not None or outcome is None:
-        why = result.error or f"ehforms failed on it ({result.failure})"
-        return f"{result.claim.source}: not delivered yet: {why}"
-    receipt = outcome.receipt
-    mailboxes = receipt.mailboxes
-    where = f"outbox/{mailboxes[0]}/" if mailboxes else "rejected/"
-    urgent = ", urgent" if receipt.priority == "urgent" else ""
-    lines = [f"{receipt.source}: {receipt.status}{urgent} -> {where}{outcome.folder}"]
-    lines += [f"    copy in outbox/{m}/" for m in mailboxes[1:]]
-    lines += [f"    {problem.message}" for problem in receipt.errors[:3]]
-    if len(receipt.errors) > 3:
-        lines.append(f"    and {len(receipt.errors) - 3} more in errors.txt")
-    return "\n".join(lines)
 
 
 def print_receipt(result: Any) -> None:
@@ -406,42 +364,6 @@ def status(root: Path, as_json: bool, at: str | None) -> None:
         click.echo(json.dumps(summary, indent=2))
     else:
         click.echo(status_text(summary))
-
-
-def status_text(summary: dict[str, Any]) -> str:
-    width = max(len(name) for name in summary["mailboxes"]) + 2
-    lines = [f"{'mailbox':<{width}}waiting  urgent  overdue"]
-    for name, counts in summary["mailboxes"].items():
-        lines.append(
-            f"{name:<{width}}{counts['waiting']:>7}  {counts['urgent']:>6}  {counts['overdue']:>7}"
-        )
-    watcher = summary["watcher"]
-    if watcher["alive"]:
-        state = f"running ({watcher['mode']}, last seen {watcher['seconds_ago']:g} s ago)"
-    elif watcher["last_seen"]:
-        state = f"NOT RUNNING: last seen at {watcher['last_seen']}"
-    else:
-        state = "not started"
-    lines.append(f"Watcher: {state}")
-    lines.append(f"Waiting in the inbox: {summary['inbox']}")
-    unreadable = summary.get("unreadable", 0)
-    if unreadable:
-        lines.append(
-            f"{unreadable} file{'s' if unreadable > 1 else ''} in the inbox cannot be read: "
-            f"check {'their' if unreadable > 1 else 'its'} permissions"
-        )
-    if summary.get("disk_full"):
-        lines.append(
-            "Waiting to try again: the disk is full: nothing can be delivered until room is made"
-        )
-    for fault in watcher.get("faults", []):
-        lines.append(f"Waiting to try again: {fault}")
-    if summary["in_processing"]:
-        lines.append(
-            f"Claimed but not yet delivered: {summary['in_processing']} (tried again "
-            "automatically; see the watcher's log)"
-        )
-    return "\n".join(lines)
 
 
 @cli.command()

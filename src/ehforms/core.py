@@ -21,7 +21,8 @@ from typing import Any
 from ehforms.config import Config, load_config
 from ehforms.errors import EhformsError, RootError
 from ehforms.forms import SCHEMAS, Validation
-from ehforms.mailroom import DONE, LEDGER, LOCK, STATE, Mailroom, safe_part
+from ehforms.mailroom import DONE, LEDGER, LOCK, STATE, Mailroom
+from ehforms.names import safe_part
 from ehforms.receipts import Receipt
 
 PRACTITIONER_INTRO = (

@@ -20,7 +20,8 @@ from ehforms.documents import PRO_FORMA, TITLES, Planned
 from ehforms.documents import plan as plan_documents
 from ehforms.forms import FieldError, Validation
 from ehforms.ledger import Seen
-from ehforms.mailroom import Outcome, folder_name
+from ehforms.mailroom import Outcome
+from ehforms.names import folder_name
 from ehforms.receipts import Receipt
 from ehforms.render import PRO_FORMA_MAX_PAGES, Renderer
 from ehforms.submission import (

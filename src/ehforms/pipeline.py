@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import errno
 import hashlib
 import logging
 import multiprocessing
@@ -29,6 +28,7 @@ from ehforms.jobs import Job, Result, _init_worker, _ready, log_safe, work
 from ehforms.ledger import Ledger
 from ehforms.mailroom import LEDGER, Claim, Mailroom
 from ehforms.outcomes import utcnow
+from ehforms.retries import Retry, _backoff, _claim_reason, _unreadable
 from ehforms.submission import (
     looks_like_closure,
     looks_urgent,
@@ -39,18 +39,6 @@ log = logging.getLogger("ehforms")
 
 # A file that ehforms fails on this many times gets a plain outcome instead of a third try.
 FAILURES_ALLOWED = 2
-
-
-@dataclass
-class Retry:
-    attempts: int = 0
-    not_before: float = 0.0
-    reason: str = ""
-
-
-def _backoff(retry: Retry, now: float, most: float) -> None:
-    retry.attempts += 1
-    retry.not_before = now + min(2.0**retry.attempts, most)
 
 
 @dataclass
@@ -393,17 +381,3 @@ class Postroom:
         if on_result is not None:
             on_result(result)
         return result
-
-
-def _unreadable(error: OSError) -> str:
-    if error.errno in (errno.EACCES, errno.EPERM):
-        return "ehforms may not read it: check its permissions"
-    return f"it cannot be read ({error.strerror or type(error).__name__})"
-
-
-def _claim_reason(error: Exception) -> str:
-    if isinstance(error, ClaimError):
-        return str(error)
-    if isinstance(error, OSError):
-        return _unreadable(error)
-    return type(error).__name__

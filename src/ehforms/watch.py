@@ -29,7 +29,7 @@ from typing import Any
 
 from ehforms.errors import LedgerError
 from ehforms.files import open_regular
-from ehforms.mailroom import ignored
+from ehforms.names import ignored
 from ehforms.pipeline import Postroom, Result
 
 log = logging.getLogger("ehforms")

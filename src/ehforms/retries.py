@@ -1,0 +1,34 @@
+"""Trying again: backoff for what failed, and why a file could not be taken, in words."""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass
+
+from ehforms.errors import ClaimError
+
+
+@dataclass
+class Retry:
+    attempts: int = 0
+    not_before: float = 0.0
+    reason: str = ""
+
+
+def _backoff(retry: Retry, now: float, most: float) -> None:
+    retry.attempts += 1
+    retry.not_before = now + min(2.0**retry.attempts, most)
+
+
+def _unreadable(error: OSError) -> str:
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return "ehforms may not read it: check its permissions"
+    return f"it cannot be read ({error.strerror or type(error).__name__})"
+
+
+def _claim_reason(error: Exception) -> str:
+    if isinstance(error, ClaimError):
+        return str(error)
+    if isinstance(error, OSError):
+        return _unreadable(error)
+    return type(error).__name__
