@@ -538,12 +538,12 @@ def test_every_unreadable_risk_file_reaches_mash_through_the_postroom(root, risk
 
 def test_a_file_ehforms_fails_on_reaches_mash_when_its_risk_is_late_or_in_utf16(root, monkeypatch):
     """The fault route (a bug in ehforms) reads the whole file, in every encoding."""
-    import ehforms.pipeline
+    import ehforms.outcomes
 
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(ehforms.pipeline, "check", broken)
+    monkeypatch.setattr(ehforms.outcomes, "check", broken)
     path, _ = root
     late = padded_risk_form(100_000, broken=False).decode().encode("utf-16")
     plain = json.dumps(NOTIFICATION).encode("utf-16")
