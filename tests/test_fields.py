@@ -2,12 +2,8 @@ import datetime as dt
 
 import pytest
 
-from ehforms.forms.fields import (
-    nhs_number_valid,
-    normalise_postcode,
-    parse_date,
-    postcode_district,
-)
+from ehforms.forms.dates import parse_date
+from ehforms.forms.fields import nhs_number_valid, normalise_postcode, postcode_district
 
 
 @pytest.mark.parametrize(
@@ -81,3 +77,13 @@ def test_an_nhs_number_whose_check_would_be_10_is_never_valid():
 )
 def test_dates_are_iso_or_uk(text, expected):
     assert parse_date(text) == expected
+
+
+def test_a_misspelt_date_rule_fails_at_once():
+    """A typo such as ``when="past "`` must not silently check nothing."""
+    import pytest
+
+    from ehforms.forms.dates import Date
+
+    with pytest.raises(ValueError):
+        Date("date of birth", when="past ")

@@ -32,16 +32,10 @@ from ehforms.config import load_config
 from ehforms.errors import IntakeError
 from ehforms.forms import FieldError, Validation, validate
 from ehforms.forms.base import UNKNOWN_FIELD
-from ehforms.intake import (
-    MAX_PDF_FIELDS,
-    FieldIntakeError,
-    depth,
-    read_form,
-    read_json,
-    read_pdf,
-    salvage,
-)
+from ehforms.intake import MAX_PDF_FIELDS, FieldIntakeError, depth, read_form, read_json
 from ehforms.outcomes import prepare
+from ehforms.pdfforms import read_pdf
+from ehforms.salvage import salvage
 from ehforms.submission import check, errors_text, form_json
 
 CONFIG = load_config(None, environ={})
@@ -357,7 +351,7 @@ def test_a_pdf_with_too_many_fields_is_refused_before_they_are_read():
         (b"f%d" % i, b"x") for i in range(MAX_PDF_FIELDS + 1)
     ]
     with pytest.raises(IntakeError, match="more than 2,000 fields"):
-        read_form("form.pdf", raw_pdf(fields))
+        read_form(raw_pdf(fields))
     fields.append((b"risk_of_significant_harm", b"yes"))  # read from the raw objects instead
     decision, validation = route(raw_pdf(fields))
     assert decision.mailboxes == ("mash",) and validation.safeguarding

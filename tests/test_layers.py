@@ -15,6 +15,8 @@ LAYERS: dict[str, list[str]] = {
     "decisions": ["routing", "receipts", "documents"],
     "documents and storage": [
         "intake",
+        "pdfforms",
+        "salvage",
         "submission",
         "render",
         "prefill",

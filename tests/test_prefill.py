@@ -15,7 +15,8 @@ from conftest import RECEIVED, load_example
 from ehforms.cli import cli
 from ehforms.errors import IntakeError
 from ehforms.forms import validate
-from ehforms.intake import read_pdf, uk_timestamp
+from ehforms.intake import uk_timestamp
+from ehforms.pdfforms import read_pdf
 from ehforms.pipeline import Postroom
 from ehforms.prefill import PrefillRefused, carried, sections, skeleton, unflatten
 from helpers import drop, make_root

@@ -32,8 +32,8 @@ from ehforms.content import builtin_templates
 from ehforms.documents import plan
 from ehforms.errors import RenderError
 from ehforms.forms import validate
-from ehforms.intake import read_pdf
 from ehforms.outcomes import render_documents
+from ehforms.pdfforms import read_pdf
 from ehforms.pipeline import Postroom
 from ehforms.prefill import carried, sections, skeleton, unflatten
 from ehforms.render import Renderer, _Fetcher, renderer_for

@@ -27,8 +27,8 @@ from ehforms.forms import validate
 from ehforms.forms.fields import Bool, Level
 from ehforms.forms.readers import may_be_level_5, may_be_true, read_bool, read_level
 from ehforms.forms.safeguarding import is_concern, signal_name
-from ehforms.intake import salvage
 from ehforms.pipeline import Postroom
+from ehforms.salvage import salvage
 from ehforms.submission import check, looks_urgent, may_be_urgent
 from helpers import drop, make_root, primary, sha
 

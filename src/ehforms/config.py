@@ -141,7 +141,6 @@ class Config:
     rescan_seconds: float
     heartbeat_seconds: float
     retry_max_seconds: float
-    raw: Mapping[str, Any]
     # [limits] messages: at most this many problems listed for one form (errors.txt lines).
     max_messages: int = 100
 
@@ -360,7 +359,6 @@ def build_config(data: Mapping[str, Any]) -> Config:
         retry_max_seconds=_number(
             watch.get("retry_max_seconds"), "watch.retry_max_seconds", minimum=0.1
         ),
-        raw=copy.deepcopy(dict(data)),
         max_messages=int(_number(limits.get("messages", 100), "limits.messages", minimum=2)),
     )
 

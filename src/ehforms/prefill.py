@@ -20,16 +20,15 @@ from marshmallow import fields as mm
 
 from ehforms.errors import EhformsError
 from ehforms.forms import SCHEMAS
+from ehforms.forms.dates import Date, Timestamp
 from ehforms.forms.fields import (
     Bool,
     Choice,
-    Date,
     Labelled,
     Level,
     LongText,
     Many,
     Part,
-    Timestamp,
 )
 from ehforms.text import plain_text
 

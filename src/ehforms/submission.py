@@ -18,14 +18,15 @@ from ehforms.errors import IntakeError
 from ehforms.forms import FieldError, Validation, validate
 from ehforms.forms.readers import read_form_type
 from ehforms.forms.safeguarding import is_concern
-from ehforms.intake import read_form, salvage
+from ehforms.intake import read_form
+from ehforms.salvage import salvage
 
 # How much of a file ordering a backlog reads.
 HEAD_BYTES = 65536
 
 
 def salvaged_concern(found: dict[str, list[Any]]) -> tuple[str | None, bool]:
-    """The form type and the safeguarding signal of what :func:`ehforms.intake.salvage` found.
+    """The form type and the safeguarding signal of what :func:`ehforms.salvage.salvage` found.
 
     The type is ``marf`` when any type found is, else the one type found, else ``None``: a
     file that says two types is judged as a form of unknown type, which counts every signal.
@@ -95,7 +96,6 @@ def check(name: str, data: bytes, received_at: dt.datetime, config: Config) -> V
     """
     try:
         raw = read_form(
-            name,
             data,
             max_bytes=config.max_file_bytes,
             max_depth=config.max_json_depth,

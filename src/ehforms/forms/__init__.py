@@ -16,25 +16,17 @@ from zoneinfo import ZoneInfo
 from marshmallow import ValidationError
 
 from ehforms.forms.base import UNKNOWN_FIELD, UNKNOWN_NAMED, counting_unknown
-from ehforms.forms.closure import Closure
 from ehforms.forms.common import FORM_TYPES, FormSchema
 from ehforms.forms.context import LONDON, receiving
 from ehforms.forms.fields import join_choices
-from ehforms.forms.marf import Marf
-from ehforms.forms.notification import Notification
 from ehforms.forms.readers import normal_text, read_form_type, shown
-from ehforms.forms.rfas import Rfas
 from ehforms.forms.safeguarding import is_concern
-from ehforms.forms.transfer import Transfer
+from ehforms.registry import FORM_TYPES as REGISTRY
 
-SCHEMAS: dict[str, type[FormSchema]] = {
-    "notification": Notification,
-    "rfas": Rfas,
-    "transfer": Transfer,
-    "marf": Marf,
-    "closure": Closure,
-}
-assert tuple(SCHEMAS) == FORM_TYPES
+# One schema per form type, as the registry names them.
+SCHEMAS: dict[str, type[FormSchema]] = {name: form.schema() for name, form in REGISTRY.items()}
+if tuple(SCHEMAS) != FORM_TYPES:  # the validator's own list of types must be the registry's
+    raise RuntimeError("forms.readers.FORM_TYPES differs from the registry")
 # The contract's [limits] messages: at most this many lines in errors.txt.
 MAX_MESSAGES = 100
 

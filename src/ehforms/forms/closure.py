@@ -9,7 +9,8 @@ from marshmallow import ValidationError, validates_schema
 from ehforms.forms.base import BaseSchema
 from ehforms.forms.common import FormSchema, children_field
 from ehforms.forms.context import today
-from ehforms.forms.fields import Bool, Choice, Date, LongText, Many, Part, Text
+from ehforms.forms.dates import Date
+from ehforms.forms.fields import Bool, Choice, LongText, Many, Part, Text
 from ehforms.forms.parts import Address, Practitioner
 
 CLOSURE_REASONS = (

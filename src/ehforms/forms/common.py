@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 from marshmallow import ValidationError
 
 from ehforms.forms.base import BaseSchema
-from ehforms.forms.fields import Choice, Many, Part, Text, Timestamp
+from ehforms.forms.dates import Timestamp
+from ehforms.forms.fields import Choice, Many, Part, Text
 from ehforms.forms.parts import Child, Person
 from ehforms.forms.readers import FORM_TYPES
 

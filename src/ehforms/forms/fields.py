@@ -10,20 +10,15 @@ under ``lead_practitioner``.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dateutil.relativedelta import relativedelta
 from marshmallow import Schema, fields
 from marshmallow.types import ErrorMessages
 
-from ehforms.forms.context import today
 from ehforms.forms.readers import read_bool, read_level
 
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 # The UK postcode format (BS 7666), with the outward and inward parts; GIR 0AA is Girobank's.
 _POSTCODE = re.compile(
     r"^(?P<out>GIR|[A-Z]{1,2}[0-9][0-9A-Z]?)\s*(?P<in>[0-9][ABD-HJLNP-UW-Z]{2})$"
@@ -281,93 +276,6 @@ class Level(Integer):
         return {"type": "integer", "enum": list(self.allowed)}
 
 
-def parse_date(text: str) -> dt.date | None:
-    """ISO ``2026-11-20`` or UK ``20/11/2026`` (``D/M/YYYY``); never the US order."""
-    text = text.strip()
-    match = _ISO_DATE.match(text)
-    if match:
-        year, month, day = (int(g) for g in match.groups())
-    else:
-        match = _UK_DATE.match(text)
-        if not match:
-            return None
-        day, month, year = (int(g) for g in match.groups())
-    try:
-        return dt.date(year, month, day)
-    except ValueError:
-        return None
-
-
-class Date(Labelled, fields.Field):
-    """A calendar date; ``when`` adds a rule relative to the day of receipt."""
-
-    default_error_messages: ErrorMessages = {
-        "invalid": "{Label} must be a real date, like 20/11/2026",
-        "past": "{Label} must be in the past",
-        "not_future": "{Label} must be today or in the past",
-        "under_25": (
-            "{Label} must be less than 25 years ago: Early Help is for children and young "
-            "people under 25"
-        ),
-        "next_10_months": "{Label} must be within the next 10 months",
-    }
-
-    def __init__(self, label: str, *, when: str | None = None, **kwargs: Any) -> None:
-        self.when = when
-        super().__init__(label, **kwargs)
-
-    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
-        return None if value is None else value.isoformat()
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.date:
-        parsed = parse_date(value) if isinstance(value, str) else None
-        if parsed is None:
-            raise self.make_error("invalid")
-        self.check(parsed, today())
-        return parsed
-
-    def check(self, value: dt.date, day: dt.date) -> None:
-        if self.when in ("past", "child_birth") and value > day:
-            raise self.make_error("past")
-        if self.when == "not_future" and value > day:
-            raise self.make_error("not_future")
-        if self.when == "child_birth" and value <= day - relativedelta(years=25):
-            raise self.make_error("under_25")
-        if self.when == "next_10_months" and not day < value <= day + relativedelta(months=10):
-            raise self.make_error("next_10_months")
-
-    def _jsonschema_type_mapping(self) -> dict[str, Any]:
-        return {"type": "string", "format": "date"}
-
-
-class Timestamp(Labelled, fields.Field):
-    """ISO 8601 date and time that must carry its offset (``Z`` or ``+00:00``)."""
-
-    default_error_messages: ErrorMessages = {
-        "invalid": (
-            "{Label} must be a date and time with a time zone, like 2026-11-24T09:00:00+00:00"
-        ),
-        "no_offset": "{Label} must include a time zone, like 2026-11-24T09:00:00Z",
-    }
-
-    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
-        return None if value is None else value.isoformat()
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.datetime:
-        if not isinstance(value, str) or not re.match(r"^\d{4}-\d{2}-\d{2}[T ]\d", value.strip()):
-            raise self.make_error("invalid")
-        try:
-            parsed = dt.datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise self.make_error("invalid") from None
-        if parsed.tzinfo is None:
-            raise self.make_error("no_offset")
-        return parsed
-
-    def _jsonschema_type_mapping(self) -> dict[str, Any]:
-        return {"type": "string", "format": "date-time"}
-
-
 class Part(Labelled, fields.Nested):
     """A nested part of a form; ``owner`` ("the child") names whose fields these are."""
 
@@ -438,7 +346,6 @@ def Lines(label: str, *, item: str, min_items: int = 0, **kwargs: Any) -> Many: 
 __all__ = [
     "Bool",
     "Choice",
-    "Date",
     "Email",
     "Integer",
     "Level",
@@ -450,9 +357,7 @@ __all__ = [
     "Phone",
     "Postcode",
     "Text",
-    "Timestamp",
     "join_choices",
     "normalise_postcode",
-    "parse_date",
     "postcode_district",
 ]

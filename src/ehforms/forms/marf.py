@@ -9,13 +9,14 @@ from marshmallow import ValidationError, validates_schema
 from ehforms.forms.base import BaseSchema
 from ehforms.forms.common import FormSchema, children_field, family_field
 from ehforms.forms.context import current
-from ehforms.forms.fields import Bool, Date, Level, LongText, Part, Text, join_choices
+from ehforms.forms.dates import Date, When
+from ehforms.forms.fields import Bool, Level, LongText, Part, Text, join_choices
 from ehforms.forms.parts import Address, Consent, Practitioner
 
 
 class PreviousSocialWork(BaseSchema):
     team = Text("team that stepped the family down", max_length=64, required=True)
-    stepped_down_on = Date("date the family was stepped down", when="not_future", required=True)
+    stepped_down_on = Date("date the family was stepped down", when=When.NOT_FUTURE, required=True)
 
     @validates_schema(skip_on_field_errors=False)
     def _known_team(self, data: dict[str, Any], **_: Any) -> None:

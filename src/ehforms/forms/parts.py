@@ -7,10 +7,10 @@ from typing import Any
 from marshmallow import ValidationError, validates_schema
 
 from ehforms.forms.base import BaseSchema
+from ehforms.forms.dates import Date, When
 from ehforms.forms.fields import (
     Bool,
     Choice,
-    Date,
     Email,
     Lines,
     LongText,
@@ -36,7 +36,7 @@ CONTACT_KINDS = ("joint_visit", "cin_meeting", "taf_meeting", "allocations_meeti
 class Person(BaseSchema):
     given_name = Text("first name", required=True)
     family_name = Text("last name", required=True)
-    date_of_birth = Date("date of birth", when="past")
+    date_of_birth = Date("date of birth", when=When.PAST)
     relationship = Choice("relationship to the child", RELATIONSHIPS)
     lives_with_child = Bool("the family member lives with the child")
     contact_arrangements = LongText("contact arrangements")
@@ -45,8 +45,8 @@ class Person(BaseSchema):
 class Child(BaseSchema):
     given_name = Text("first name", required=True)
     family_name = Text("last name", required=True)
-    date_of_birth = Date("date of birth", when="child_birth")
-    expected_date_of_delivery = Date("expected date of delivery", when="next_10_months")
+    date_of_birth = Date("date of birth", when=When.CHILD_BIRTH)
+    expected_date_of_delivery = Date("expected date of delivery", when=When.NEXT_10_MONTHS)
     person_id = Text("person ID", max_length=64)
     nhs_number = NHSNumber()
     gender = Text("gender", max_length=64)
@@ -100,7 +100,7 @@ class Consent(BaseSchema):
     given = Bool("the family gave consent", required=True)
     given_by = Text("name of the person who gave consent")
     relationship = Text("relationship to the child of the person who gave consent", max_length=64)
-    date = Date("date consent was given", when="not_future")
+    date = Date("date consent was given", when=When.NOT_FUTURE)
     method = Choice("way consent was recorded", CONSENT_METHODS)
     document = Text("file name of the signed consent")
     withheld = Lines("information the family does not agree to share", item="item")

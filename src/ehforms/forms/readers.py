@@ -18,7 +18,9 @@ import unicodedata
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-FORM_TYPES = ("notification", "rfas", "transfer", "marf", "closure")
+from ehforms.registry import NAMES
+
+FORM_TYPES = NAMES  # the registry's form types, in its order
 
 # What the schema accepts for a yes-or-no field, once trimmed, in any case and any width.
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "on", "1"})

@@ -2,7 +2,7 @@
 urgent, whatever else is wrong with it. When in doubt, MASH.
 
 :func:`is_concern` makes it, for a form read whole (by :func:`ehforms.forms.validate`) and for
-what could be salvaged from a file that could not be read (``ehforms.intake.salvage``), with
+what could be salvaged from a file that could not be read (``ehforms.salvage.salvage``), with
 the lenient readers of :mod:`ehforms.forms.readers`, which say "could mean yes" of whatever the
 validator's fields accept as yes. So a value the validator reads as a risk, or as level 5,
 always sends the form to MASH.

@@ -8,7 +8,8 @@ from marshmallow import ValidationError, validates_schema
 
 from ehforms.forms.base import BaseSchema
 from ehforms.forms.common import FormSchema, children_field, family_field, require_consent_given
-from ehforms.forms.fields import Choice, Date, Level, Lines, LongText, Many, Part, Text
+from ehforms.forms.dates import Date, When
+from ehforms.forms.fields import Choice, Level, Lines, LongText, Many, Part, Text
 from ehforms.forms.parts import Address, Consent, Contact, Practitioner
 
 TRANSFER_TYPES = ("step_down", "joint_worked")
@@ -23,7 +24,7 @@ HANDOVER_KINDS = ("joint_visit", "cin_meeting")
 
 class Assessment(BaseSchema):
     kind = Choice("kind of assessment", ASSESSMENT_KINDS, required=True)
-    completed_on = Date("date the assessment was completed", when="not_future", required=True)
+    completed_on = Date("date the assessment was completed", when=When.NOT_FUTURE, required=True)
     document = Text("file name of the assessment", required=True)
 
 
