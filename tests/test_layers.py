@@ -21,6 +21,7 @@ LAYERS: dict[str, list[str]] = {
         "render",
         "prefill",
         "mailroom",
+        "mailboxes",
         "ledger",
         "database",
         "migrations",

@@ -33,6 +33,7 @@ from ehforms.files import (
     open_regular,
     set_mode,
 )
+from ehforms.mailboxes import DONE, HEARTBEAT, MailboxViews
 from ehforms.names import (
     ignored,
     new_submission_id,
@@ -50,10 +51,8 @@ REJECTED = "rejected"
 STATE = ".ehforms"
 PROCESSING = "processing"
 ARCHIVE = "archive"
-DONE = "done"
 PARTIAL = ".partial-"
 LEDGER = "ledger.sqlite3"
-HEARTBEAT = "heartbeat.json"
 LOCK = "lock"
 # Beside a claimed file: which mailboxes already have its outcome, so a retry after a partial
 # delivery (or a crash) writes only what is missing.
@@ -108,7 +107,7 @@ class Outcome:
         return list(self.receipt.mailboxes)
 
 
-class Mailroom:
+class Mailroom(MailboxViews):
     """The working root's folders, and every write made under them."""
 
     def __init__(self, root: Path, config: Config) -> None:
@@ -332,31 +331,6 @@ class Mailroom:
             write(folder / "errors.txt", outcome.errors_txt.encode("utf-8"), checked=True)
         write(folder / "receipt.json", outcome.receipt.to_json(), checked=True)
 
-    def archive_claim(self, claim: Claim) -> None:
-        """Keep the original for good, outside the inbox and the rescans."""
-        home = claim.path.parent
-        self.mkdir(self.archive)
-        target = self.archive / home.name
-        if target.exists():  # a crash after an earlier archive: keep both, lose nothing
-            target = self.archive / f"{home.name}-{ULID()}"
-        os.rename(home, target)
-
-    def whereabouts(self, state: str, mailboxes: Iterable[str], folder: str | None) -> str:
-        """Where an earlier submission's outcome is now, for a duplicate's message."""
-        mailboxes = list(mailboxes)
-        if state != "done" or not folder:
-            return "is still being processed"
-        if mailboxes:
-            mailbox = mailboxes[0]
-            if (self.outbox / mailbox / folder).is_dir():
-                return f"is waiting in outbox/{mailbox}/{folder}"
-            if (self.outbox / mailbox / DONE / folder).is_dir():
-                return f"has been handled (outbox/{mailbox}/{DONE}/{folder})"
-            return f"went to outbox/{mailbox}/{folder} and has since been moved"
-        if (self.rejected / folder).is_dir():
-            return f"is in rejected/{folder}"
-        return f"went to rejected/{folder} and has since been moved"
-
     # -- watcher heartbeat --------------------------------------------------------------
 
     def beat(self, mode: str, now: dt.datetime, faults: Iterable[str] = ()) -> None:
@@ -366,34 +340,14 @@ class Mailroom:
         self.write_file(tmp, json.dumps(data).encode())
         os.replace(tmp, self.state / HEARTBEAT)
 
-    def heartbeat(self) -> dict[str, Any] | None:
-        try:
-            return json.loads((self.state / HEARTBEAT).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-
-    # -- hub mailboxes ------------------------------------------------------------------
-
-    def receipt(self, mailbox: str, folder: str) -> Receipt | None:
-        """The receipt of a form in a mailbox; None when it cannot be read."""
-        try:
-            return Receipt.from_json((self.outbox / mailbox / folder / "receipt.json").read_bytes())
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return None
-
-    def waiting(self, mailbox: str) -> Iterator[tuple[str, Receipt | None]]:
-        """(folder name, receipt) of each form still waiting in a mailbox (not in ``done/``);
-        None for a receipt that cannot be read (edited by hand, half copied back)."""
-        base = self.outbox / mailbox
-        if not base.is_dir():
-            return
-        for folder in sorted(base.iterdir()):
-            if folder.name == DONE or folder.name.startswith(".") or not folder.is_dir():
-                continue
-            try:
-                yield folder.name, Receipt.from_json((folder / "receipt.json").read_bytes())
-            except (OSError, ValueError, KeyError, TypeError, AttributeError):
-                yield folder.name, None
+    def archive_claim(self, claim: Claim) -> None:
+        """Keep the original for good, outside the inbox and the rescans."""
+        home = claim.path.parent
+        self.mkdir(self.archive)
+        target = self.archive / home.name
+        if target.exists():  # a crash after an earlier archive: keep both, lose nothing
+            target = self.archive / f"{home.name}-{ULID()}"
+        os.rename(home, target)
 
 
 def _claim_message(error: OSError, *, making: bool) -> str:
