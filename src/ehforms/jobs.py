@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ehforms import routing
 from ehforms.config import Config
 from ehforms.errors import DeliveryError
 from ehforms.files import NotARegularFile, display_name, open_regular
 from ehforms.ledger import Ledger, Seen
 from ehforms.mailroom import LEDGER, Claim, Mailroom, Outcome
-from ehforms.outcomes import duplicate, fault, prepare, set_aside
+from ehforms.outcomes import build, prepare
 from ehforms.render import renderer_for
+from ehforms.submission import may_be_urgent
 from ehforms.workers import bind_to_parent
 
 log = logging.getLogger("ehforms")
@@ -120,35 +122,19 @@ def _work(job: Job, mailroom: Mailroom, ledger: Ledger) -> Result:
                     error="The file changed after it was taken from the inbox (still being "
                     "written?): it is read again",
                 )
+    outcome = None
+    facts = routing.Submission(sid, received_at)
     if job.kind is not None:
-        outcome = set_aside(
-            name=claim.source, kind=job.kind, submission_id=sid, received_at=received_at
-        )
+        facts = dataclasses.replace(facts, kind=job.kind)
     elif job.poisoned:
-        outcome = fault(
-            name=claim.source,
-            data=data,
-            sha256=job.sha256,
-            config=config,
-            message=(
-                "ehforms failed twice on this file (a fault in ehforms, or in a library it "
-                "uses) and has stopped trying. The file is kept here: tell the system "
-                f"administrator, quoting submission {claim.submission_id}"
-            ),
-            submission_id=sid,
-            received_at=received_at,
+        facts = dataclasses.replace(
+            facts, fault=routing.FAILED_TWICE, may_be_urgent=may_be_urgent(data)
         )
     elif job.first is not None:
         first = job.first
-        outcome = duplicate(
-            name=claim.source,
-            sha256=job.sha256,
-            first=first,
-            where=mailroom.whereabouts(first.state, first.mailboxes, first.folder),
-            config=config,
-            submission_id=sid,
-            received_at=received_at,
-        )
+        where = mailroom.whereabouts(first.state, first.mailboxes, first.folder)
+        earlier = routing.Earlier(first.submission_id, first.received_at, first.form_type, where)
+        facts = dataclasses.replace(facts, earlier=earlier)
     else:
         try:
             outcome = prepare(
@@ -163,15 +149,13 @@ def _work(job: Job, mailroom: Mailroom, ledger: Ledger) -> Result:
             )
         except Exception as error:  # a bug must not lose the file: give it an outcome
             _log_fault(claim.submission_id, "preparing", error)
-            outcome = fault(
-                name=claim.source,
-                data=data,
-                sha256=job.sha256,
-                config=config,
-                error=error,
-                submission_id=sid,
-                received_at=received_at,
+            facts = dataclasses.replace(
+                facts, fault=type(error).__name__, may_be_urgent=may_be_urgent(data)
             )
+    if outcome is None:
+        outcome = build(
+            facts, routing.decide(facts, config), source=claim.source, sha256=job.sha256
+        )
     try:
         mailroom.deliver(claim, outcome)
     except DeliveryError as error:

@@ -19,7 +19,6 @@ from ehforms.config import Config
 from ehforms.documents import PRO_FORMA, TITLES, Planned
 from ehforms.documents import plan as plan_documents
 from ehforms.forms import FieldError, Validation
-from ehforms.ledger import Seen
 from ehforms.mailroom import Outcome
 from ehforms.names import folder_name
 from ehforms.receipts import Receipt
@@ -28,9 +27,7 @@ from ehforms.submission import (
     check,
     errors_text,
     form_json,
-    may_be_urgent,
 )
-from ehforms.text import long_time
 
 log = logging.getLogger("ehforms")
 
@@ -147,39 +144,69 @@ def prepare(
     withheld_for: Callable[[str], list[str] | None] = lambda case_id: None,
     sha256: str | None = None,
 ) -> Outcome:
-    """Everything about one submission but the writing: validate, route, render, receipt.
+    """Everything about one form but the writing: read and validate it, decide, render, and
+    build its receipt.
 
     With no ``renderer`` no documents are made (``ehforms validate`` and tests of routing).
     ``sha256`` is the whole file's, where ``data`` was cut short at the size limit.
     """
-    sha256 = sha256 or hashlib.sha256(data).hexdigest()
     validation = check(name, data, received_at, config)
-    decision = routing.route(validation, config, received_at)
-    form = validation.data if validation.valid else validation.raw
-    case_id = _case_id(validation)
-    files: dict[str, bytes] = {}
+    facts = routing.Submission(submission_id, received_at, validation)
+    decision = routing.decide(facts, config)
+    made = None
     if renderer is not None:
         made = documents_for(validation, decision, config, received_at, renderer, withheld_for)
-        files = made.files
-        decision = dataclasses.replace(decision, notes=decision.notes + tuple(made.notes))
-    built = receipt(
-        submission_id=submission_id,
+    return build(
+        facts,
+        decision,
         source=name,
+        sha256=sha256 or hashlib.sha256(data).hexdigest(),
+        documents=made,
+    )
+
+
+def build(
+    facts: routing.Submission,
+    decision: routing.Decision,
+    *,
+    source: str,
+    sha256: str | None,
+    documents: Documents | None = None,
+) -> Outcome:
+    """The outcome of a decided submission: its receipt, folder and files to write."""
+    validation = facts.validation if decision.problem is None else None
+    if decision.problem is not None:
+        errors: tuple[FieldError, ...] = (FieldError(None, decision.problem),)
+    else:
+        errors = validation.errors if validation is not None else ()
+    form = None
+    if validation is not None:
+        form = validation.data if validation.valid else validation.raw
+    case_id = _case_id(validation) if validation is not None else None
+    files = documents.files if documents is not None else {}
+    if documents is not None and documents.notes:
+        decision = dataclasses.replace(decision, notes=decision.notes + documents.notes)
+    built = receipt(
+        submission_id=facts.submission_id,
+        source=source,
         sha256=sha256,
-        received_at=received_at,
-        form_type=validation.form_type,
+        received_at=facts.received_at,
+        form_type=facts.form_type,
         decision=decision,
-        errors=validation.errors,
+        errors=errors,
+        duplicate_of=decision.duplicate_of,
         documents=files,
     )
     return Outcome(
         receipt=built,
-        folder=folder_name(received_at, validation.form_type, case_id, submission_id),
+        folder=folder_name(facts.received_at, facts.form_type, case_id, facts.submission_id),
         form_json=form_json(form) if decision.delivered and form is not None else None,
-        errors_txt=errors_text(validation.errors) or None,
+        errors_txt=errors_text(errors) or None,
         documents=files,
         case_id=case_id,
-        case_data=validation.data if decision.status == routing.ROUTED else None,
+        case_data=validation.data
+        if validation is not None and decision.status == routing.ROUTED
+        else None,
     )
 
 
@@ -187,113 +214,3 @@ def _case_id(validation: Validation) -> str | None:
     source = validation.data if validation.data is not None else validation.raw
     value = source.get("case_id") if isinstance(source, dict) else None
     return value.strip() or None if isinstance(value, str) else None
-
-
-def _problem(
-    *,
-    name: str,
-    sha256: str | None,
-    submission_id: str,
-    received_at: dt.datetime,
-    form_type: str | None,
-    decision: routing.Decision,
-    message: str,
-    duplicate_of: str | None = None,
-) -> Outcome:
-    """An outcome that is one problem: a duplicate, or a fault in ehforms itself."""
-    errors = (FieldError(None, message),)
-    return Outcome(
-        receipt=receipt(
-            submission_id=submission_id,
-            source=name,
-            sha256=sha256,
-            received_at=received_at,
-            form_type=form_type,
-            decision=decision,
-            errors=errors,
-            duplicate_of=duplicate_of,
-        ),
-        folder=folder_name(received_at, form_type, None, submission_id),
-        errors_txt=errors_text(errors),
-    )
-
-
-def duplicate(
-    *,
-    name: str,
-    sha256: str | None,
-    submission_id: str,
-    received_at: dt.datetime,
-    first: Seen,
-    where: str,
-    config: Config,
-) -> Outcome:
-    """The outcome of bytes seen before: ``rejected/``, saying when they came and where the
-    first copy is now (``where``, from :meth:`Mailroom.whereabouts`)."""
-    return _problem(
-        name=name,
-        sha256=sha256,
-        submission_id=submission_id,
-        received_at=received_at,
-        form_type=first.form_type,
-        decision=routing.Decision(routing.DUPLICATE),
-        duplicate_of=first.submission_id,
-        message=(
-            f"This file was already received on {long_time(first.received_at, config.timezone)} as "
-            f"submission {first.submission_id}, which {where}. It has not been sent on "
-            "again. If it is a new form, change it and send it again"
-        ),
-    )
-
-
-def fault(
-    *,
-    name: str,
-    data: bytes,
-    sha256: str | None,
-    submission_id: str,
-    received_at: dt.datetime,
-    config: Config,
-    error: BaseException | None = None,
-    message: str | None = None,
-) -> Outcome:
-    """When ehforms itself fails on a file: MASH if it may be urgent, else ``rejected/``.
-
-    ``message`` replaces the one naming ``error``'s type (a file that failed twice)."""
-    decision = (
-        routing.Decision(routing.REDIRECTED, (config.mash_mailbox,), routing.URGENT)
-        if may_be_urgent(data)
-        else routing.Decision(routing.REJECTED)
-    )
-    return _problem(
-        name=name,
-        sha256=sha256,
-        submission_id=submission_id,
-        received_at=received_at,
-        form_type=None,
-        decision=decision,
-        message=message
-        or (
-            f"ehforms could not process this file because of a fault in ehforms itself "
-            f"({type(error).__name__}). The file is kept here: tell the system administrator, "
-            f"quoting submission {submission_id}"
-        ),
-    )
-
-
-def set_aside(*, name: str, kind: str, submission_id: str, received_at: dt.datetime) -> Outcome:
-    """An inbox entry that is not a file (a link, a pipe, a socket, a device): never opened,
-    moved to the archive, and a receipt in ``rejected/`` saying what it was."""
-    return _problem(
-        name=name,
-        sha256=None,
-        submission_id=submission_id,
-        received_at=received_at,
-        form_type=None,
-        decision=routing.Decision(routing.REJECTED),
-        message=(
-            f"This entry in the inbox was {kind}. ehforms never opens links, pipes or devices, "
-            f"so it has been set aside (kept in .ehforms/archive/{submission_id}). Put the "
-            "form itself in the inbox as a file"
-        ),
-    )

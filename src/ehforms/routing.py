@@ -18,7 +18,7 @@ from dateutil.relativedelta import relativedelta
 from ehforms.config import Config
 from ehforms.forms import Validation
 from ehforms.forms.fields import postcode_district
-from ehforms.text import long_date
+from ehforms.text import long_date, long_time
 
 
 class Status(StrEnum):
@@ -60,10 +60,93 @@ class Decision:
     due: tuple[Due, ...] = ()
     notes: tuple[str, ...] = field(default=())
     hub: str | None = None  # the hub whose area the address is in (None: triage, MASH)
+    # An outcome that is one problem (a duplicate, an entry set aside, a fault) says it here;
+    # a form's own problems are its validation's errors.
+    problem: str | None = None
+    duplicate_of: str | None = None
 
     @property
     def delivered(self) -> bool:
         return bool(self.mailboxes)
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """The first submission of the same bytes: when it came, and where it is now (in words,
+    from whoever looked)."""
+
+    submission_id: str
+    received_at: dt.datetime
+    form_type: str | None
+    where: str
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The facts about one submission that decide its outcome; gathered by the pipeline (the
+    file read, the ledger asked), decided here without a disk."""
+
+    submission_id: str
+    received_at: dt.datetime
+    validation: Validation | None = None  # None: not read as a form
+    kind: str | None = None  # not a regular file (a link, a pipe): what it is
+    earlier: Earlier | None = None  # the same bytes came before
+    fault: str | None = None  # ehforms itself failed on it: why
+    may_be_urgent: bool = False  # for a fault: whether anything in it may mean risk
+
+    @property
+    def form_type(self) -> str | None:
+        if self.earlier is not None:
+            return self.earlier.form_type
+        return self.validation.form_type if self.validation is not None else None
+
+
+def decide(submission: Submission, config: Config) -> Decision:
+    """The one decision for a submission, whatever it turned out to be."""
+    sid = submission.submission_id
+    if submission.kind is not None:
+        return Decision(
+            REJECTED,
+            problem=(
+                f"This entry in the inbox was {submission.kind}. ehforms never opens links, "
+                f"pipes or devices, so it has been set aside (kept in .ehforms/archive/{sid}). "
+                "Put the form itself in the inbox as a file"
+            ),
+        )
+    if submission.fault is not None:
+        problem = (
+            "ehforms failed twice on this file (a fault in ehforms, or in a library it uses) and "
+            "has stopped trying"
+            if submission.fault == FAILED_TWICE
+            else "ehforms could not process this file because of a fault in ehforms itself "
+            f"({submission.fault})"
+        )
+        problem += (
+            f". The file is kept here: tell the system administrator, quoting submission {sid}"
+        )
+        if submission.may_be_urgent:  # when in doubt, MASH
+            return Decision(REDIRECTED, (config.mash_mailbox,), URGENT, problem=problem)
+        return Decision(REJECTED, problem=problem)
+    if submission.earlier is not None:
+        earlier = submission.earlier
+        when = long_time(earlier.received_at, config.timezone)
+        return Decision(
+            DUPLICATE,
+            duplicate_of=earlier.submission_id,
+            problem=(
+                f"This file was already received on {when} as submission "
+                f"{earlier.submission_id}, which {earlier.where}. It has not been sent on again. "
+                "If it is a new form, change it and send it again"
+            ),
+        )
+    if submission.validation is None:
+        raise ValueError("a submission to route needs its validation")
+    return route(submission.validation, config, submission.received_at)
+
+
+# A file that ehforms fails on this many times gets a plain outcome instead of another try.
+FAILURES_ALLOWED = 2
+FAILED_TWICE = "failed twice"
 
 
 @cache
@@ -105,10 +188,12 @@ def _hub_mailbox(data: dict[str, Any], config: Config) -> tuple[str | None, str,
     return hub.key, hub.eh_mailbox, []
 
 
+def _written_followup(config: Config, received_at: dt.datetime) -> Due:
+    return Due("written_followup", received_at + dt.timedelta(hours=config.written_followup_hours))
+
+
 def _marf(validation: Validation, config: Config, received_at: dt.datetime) -> Decision:
-    followup = Due(
-        "written_followup", received_at + dt.timedelta(hours=config.written_followup_hours)
-    )
+    followup = _written_followup(config, received_at)
     if not validation.valid or validation.data is None:
         return Decision(
             REDIRECTED,
@@ -160,14 +245,17 @@ def route(validation: Validation, config: Config, received_at: dt.datetime) -> D
     if validation.form_type == "marf":
         return _marf(validation, config, received_at)
     if validation.safeguarding:
+        # a form whose type could not be read may be a MARF: MASH follows it up in writing
+        followup = (_written_followup(config, received_at),) if validation.form_type is None else ()
         return Decision(
             REDIRECTED,
             (config.mash_mailbox,),
             URGENT,
-            (),
+            followup,
             (
-                "A safeguarding concern (a risk of significant harm, or level of need 5) is not "
-                "an Early Help request: redirected to MASH at once. No consent letter is written",
+                "A safeguarding concern (a risk of significant harm, a child protection concern "
+                "or level of need 5) is not an Early Help request: redirected to MASH at once. "
+                "No consent letter is written",
             ),
         )
     if not validation.valid or validation.data is None:
