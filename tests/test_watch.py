@@ -229,3 +229,33 @@ def test_the_heartbeat_shows_the_watcher_alive(tmp_path):
         summary = summarise(running.postroom.mailroom, dt.datetime.now(dt.UTC))
         assert summary["watcher"]["alive"] is True
         assert summary["watcher"]["mode"] == "events"
+
+
+def test_a_signal_during_the_wait_never_leaves_the_loop_waiting(tmp_path):
+    """SIGTERM arriving just before the loop's short wait ends must not make it wait for ever
+    (Python 3.11's SimpleQueue.get recomputes a passed timeout as "block")."""
+    import signal
+
+    config = make_root(tmp_path, FAST)
+    stopped = threading.Event()
+    with Postroom(tmp_path, config, workers=1) as postroom:
+        watcher = Watcher(postroom, stop=stopped, tick=0.05)
+        rescue = threading.Timer(3.0, lambda: watcher.hints.put((tmp_path / "x", False)))
+        rescue.start()
+
+        def slow_handler(signum, frame):
+            time.sleep(0.01)  # the wait's deadline passes while the handler runs
+            stopped.set()
+
+        previous = signal.signal(signal.SIGALRM, slow_handler)
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0.045)
+            started = time.monotonic()
+            watcher._wait()
+            elapsed = time.monotonic() - started
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+            rescue.cancel()
+    assert stopped.is_set()
+    assert elapsed < 1.0, f"the wait lasted {elapsed:.1f} s after the signal"

@@ -113,7 +113,7 @@ def _watchdog_handler_class() -> type:
     class InboxEvents(FileSystemEventHandler):
         """Queues (path, closed) for files directly in the inbox; nothing else."""
 
-        def __init__(self, inbox: Path, hints: queue.SimpleQueue[tuple[Path, bool]]) -> None:
+        def __init__(self, inbox: Path, hints: queue.Queue[tuple[Path, bool]]) -> None:
             self.inbox = inbox
             self.hints = hints
 
@@ -166,7 +166,10 @@ class Watcher:
         self.stop = stop or threading.Event()
         self.on_result = on_result
         self.tick = tick
-        self.hints: queue.SimpleQueue[tuple[Path, bool]] = queue.SimpleQueue()
+        # queue.Queue, not SimpleQueue: in Python 3.11 a signal arriving while SimpleQueue.get
+        # waits with a timeout can leave it waiting for ever (the timeout is recomputed as
+        # negative, which means "block"), so SIGTERM would never be seen.
+        self.hints: queue.Queue[tuple[Path, bool]] = queue.Queue()
         self.settling = Settling(self.config.quiet_seconds)
         self.observer: Any = None
         self._inbox_id: tuple[int, int] | None = None
@@ -201,14 +204,27 @@ class Watcher:
         self.observer = observer
         self._inbox_id = (stat.st_dev, stat.st_ino)
 
-    def _stop_observer(self) -> None:
-        if self.observer is not None:
-            try:
-                self.observer.stop()
-                self.observer.join(timeout=5)
-            except Exception:  # noqa: S110 - a broken observer is replaced either way
-                pass
-            self.observer = None
+    def _stop_observer(self, wait: float = 2.0) -> None:
+        """Stop the observer, waiting ``wait`` seconds at most.
+
+        watchdog's inotify emitter joins its reading thread without a timeout when it stops,
+        and that thread waits for the kernel's last event: on a share that went away it may
+        never come. Stopping runs on a daemon thread of its own, so neither a restart of the
+        observer nor SIGTERM can hang on it."""
+        observer, self.observer = self.observer, None
+        if observer is None:
+            return
+
+        def stop() -> None:
+            with contextlib.suppress(Exception):  # a broken observer is replaced either way
+                observer.stop()
+                observer.join(timeout=wait)
+
+        stopping = threading.Thread(target=stop, name="ehforms-observer-stop", daemon=True)
+        stopping.start()
+        stopping.join(timeout=wait)
+        if stopping.is_alive():
+            log.warning("the inbox observer did not stop in %.0f s: left behind", wait)
 
     def _observer_healthy(self) -> bool:
         if self.observer is None or not self.observer.is_alive():
