@@ -116,3 +116,34 @@ def test_duplicates_follow_the_claim_order_not_the_ids(tmp_path):
         assert ledger.first_with_hash(None, "01A") is None
     finally:
         ledger.close()
+
+
+def test_head_names_the_newest_migration():
+    """Opening a ledger skips Alembic when the ledger is at ``HEAD``: it must be the newest."""
+    from ehforms.database import HEAD
+
+    assert head() == HEAD
+
+
+def test_first_copies_of_a_batch_follow_the_claim_order(tmp_path):
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    try:
+        ledger.claimed(
+            [
+                ("01C", "abc", "a.json", RECEIVED),
+                ("01A", "abc", "b.json", RECEIVED),
+                ("01B", "def", "c.json", RECEIVED),
+                ("01D", "abc", "d.json", RECEIVED),
+            ]
+        )
+        found = ledger.first_copies(
+            [("01A", "abc"), ("01B", "def"), ("01C", "abc"), ("01D", "abc")]
+        )
+        assert {k: v.submission_id for k, v in found.items()} == {"01A": "01C", "01D": "01C"}
+        for sid, sha in (("01A", "abc"), ("01B", "def"), ("01D", "abc")):
+            one = ledger.first_with_hash(sha, sid)
+            assert (one.submission_id if one else None) == (
+                found[sid].submission_id if sid in found else None
+            )
+    finally:
+        ledger.close()

@@ -33,6 +33,7 @@ class Job:
     kind: str | None = None  # what such an entry is
     first: Seen | None = None
     poisoned: bool = False  # ehforms failed on it twice: deliver it plainly, with a message
+    recovered: bool = False  # found in processing/ (its first bytes not looked at this run)
 
 
 @dataclass

@@ -24,13 +24,20 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ehforms.database import (
+    _CLAIM,
+    _DONE,
+    _EVENT,
+    _FIRST,
+    _GET,
+    _REHASH,
+    SEEN,
     _translated,
     case_data,
     deliveries,
     engine_for,
-    events,
     migrate,
     submissions,
+    upserts,
 )
 
 if TYPE_CHECKING:
@@ -66,18 +73,6 @@ class Delivered:
     due_at: dt.datetime | None
 
 
-_SEEN = (
-    submissions.c.submission_id,
-    submissions.c.source,
-    submissions.c.received_at,
-    submissions.c.state,
-    submissions.c.status,
-    submissions.c.folder,
-    submissions.c.mailboxes,
-    submissions.c.form_type,
-)
-
-
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 
@@ -99,6 +94,8 @@ class Ledger:
         self.path = path
         new = not path.exists()
         self.engine = engine_for(path, timeout=timeout, owner=migrate_schema)
+        self._writer: Connection | None = None
+        self._case_data, self._delivery = upserts(self.engine.dialect.name)
         if migrate_schema:
             with _translated(), self.engine.connect() as connection:
                 if new:
@@ -107,15 +104,26 @@ class Ledger:
                     migrate(connection)
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         self.engine.dispose()
 
     @contextmanager
     def writing(self) -> Iterator[Connection]:
-        """One short write transaction."""
-        with _translated(), self.engine.connect() as connection:
-            connection = connection.execution_options(immediate=True)
-            with connection.begin():
-                yield connection
+        """One short write transaction, on the writer's own connection (kept open: a burst
+        writes once a form, and a connection per write would cost more than the write)."""
+        with _translated():
+            if self._writer is None:
+                self._writer = self.engine.connect().execution_options(immediate=True)
+            try:
+                with self._writer.begin():
+                    yield self._writer
+            except BaseException:
+                if self._writer.invalidated:
+                    self._writer.close()
+                    self._writer = None
+                raise
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
@@ -127,9 +135,13 @@ class Ledger:
         connection: Connection, submission_id: str | None, event: str, detail: str = ""
     ) -> None:
         connection.execute(
-            events.insert().values(
-                at=_now(), submission_id=submission_id, event=event, detail=detail
-            )
+            _EVENT,
+            {
+                "b_at": _now(),
+                "b_submission_id": submission_id,
+                "b_event": event,
+                "b_detail": detail,
+            },
         )
 
     def claimed(self, claims: Iterable[tuple[str, str | None, str, dt.datetime]]) -> None:
@@ -140,34 +152,46 @@ class Ledger:
         claims = list(claims)
         if not claims:
             return
+        ids = [claim[0] for claim in claims]
         with self.writing() as connection:
             last = connection.execute(sa.select(sa.func.max(submissions.c.claim_seq))).scalar()
             seq = int(last or 0)
+            known: dict[str, str] = {}
+            for start in range(0, len(ids), 500):
+                rows = connection.execute(
+                    sa.select(submissions.c.submission_id, submissions.c.state).where(
+                        submissions.c.submission_id.in_(ids[start : start + 500])
+                    )
+                )
+                known.update({submission_id: state for submission_id, state in rows})
+            new, rehashed, claimed_events = [], [], []
+            at = _now()
             for submission_id, sha256, source, received_at in claims:
-                known = connection.execute(
-                    sa.select(submissions.c.state).where(
-                        submissions.c.submission_id == submission_id
-                    )
-                ).scalar()
-                if known is None:
+                if submission_id not in known:
                     seq += 1
-                    connection.execute(
-                        submissions.insert().values(
-                            submission_id=submission_id,
-                            sha256=sha256 or "",
-                            source=source,
-                            received_at=received_at.isoformat(),
-                            state="claimed",
-                            claim_seq=seq,
-                        )
+                    known[submission_id] = "claimed"
+                    new.append(
+                        {
+                            "b_submission_id": submission_id,
+                            "b_sha256": sha256 or "",
+                            "b_source": source,
+                            "b_received_at": received_at.isoformat(),
+                            "b_claim_seq": seq,
+                        }
                     )
-                    self._event(connection, submission_id, "claimed")
-                elif known == "claimed":
-                    connection.execute(
-                        submissions.update()
-                        .where(submissions.c.submission_id == submission_id)
-                        .values(sha256=sha256 or "")
+                    claimed_events.append(
+                        {
+                            "b_at": at,
+                            "b_submission_id": submission_id,
+                            "b_event": "claimed",
+                            "b_detail": "",
+                        }
                     )
+                elif known[submission_id] == "claimed":
+                    rehashed.append({"b_submission_id": submission_id, "b_sha256": sha256 or ""})
+            for statement, rows_ in ((_CLAIM, new), (_REHASH, rehashed), (_EVENT, claimed_events)):
+                if rows_:
+                    connection.execute(statement, rows_)  # one executemany each
 
     def failed(self, submission_id: str) -> int:
         """Count one more failure of ehforms on this submission; returns how many so far."""
@@ -204,23 +228,41 @@ class Ledger:
         """The first submission of the same bytes claimed before this one (claim order)."""
         if not sha256:  # an entry that was never read (a link, a pipe)
             return None
-        me = sa.select(submissions.c.claim_seq).where(submissions.c.submission_id == submission_id)
         with self.reading() as connection:
             row = connection.execute(
-                sa.select(*_SEEN)
-                .where(
-                    submissions.c.sha256 == sha256, submissions.c.claim_seq < me.scalar_subquery()
-                )
-                .order_by(submissions.c.claim_seq)
-                .limit(1)
+                _FIRST, {"b_sha256": sha256, "b_submission_id": submission_id}
             ).first()
         return _seen(tuple(row)) if row else None
 
+    def first_copies(self, claims: Iterable[tuple[str, str | None]]) -> dict[str, Seen]:
+        """For a batch of (submission_id, sha256): each submission's first earlier copy of the
+        same bytes, in claim order, in one query per 500 hashes. Those with none are left out."""
+        read = [(sid, sha) for sid, sha in claims if sha]
+        hashes = sorted({sha for _, sha in read})
+        first: dict[str, tuple[int, Seen]] = {}  # by hash: the lowest claim_seq
+        seq_of: dict[str, int] = {}
+        with self.reading() as connection:
+            for start in range(0, len(hashes), 500):
+                rows = connection.execute(
+                    sa.select(*SEEN, submissions.c.sha256, submissions.c.claim_seq).where(
+                        submissions.c.sha256.in_(hashes[start : start + 500])
+                    )
+                )
+                for row in rows:
+                    *seen, sha, seq = tuple(row)
+                    seq_of[seen[0]] = seq
+                    if sha not in first or seq < first[sha][0]:
+                        first[sha] = (seq, _seen(tuple(seen)))
+        found = {}
+        for sid, sha in read:
+            earliest = first.get(sha)
+            if earliest is not None and sid in seq_of and earliest[0] < seq_of[sid]:
+                found[sid] = earliest[1]
+        return found
+
     def get(self, submission_id: str) -> Seen | None:
         with self.reading() as connection:
-            row = connection.execute(
-                sa.select(*_SEEN).where(submissions.c.submission_id == submission_id)
-            ).first()
+            row = connection.execute(_GET, {"b_submission_id": submission_id}).first()
         return _seen(tuple(row)) if row else None
 
     def done(
@@ -232,57 +274,66 @@ class Ledger:
     ) -> None:
         """Record an outcome, where it was delivered, and what the form says of its case for
         prefill, in one transaction."""
-        submission_id = receipt.submission_id
+        self.done_many([(receipt, folder, case_id, case_data_)])
+
+    def done_many(
+        self, outcomes: Iterable[tuple[Receipt, str, str | None, Mapping[str, Any] | None]]
+    ) -> None:
+        """Record several outcomes in one transaction: a burst writes its ledger in a few
+        transactions, not one a form."""
         now = _now()
-        with self.writing() as connection:
-            connection.execute(
-                submissions.update()
-                .where(submissions.c.submission_id == submission_id)
-                .values(
-                    state="done",
-                    status=receipt.status.value,
-                    form_type=receipt.form_type,
-                    case_id=case_id,
-                    mailboxes=json.dumps(list(receipt.mailboxes)),
-                    folder=folder,
-                    priority=receipt.priority.value,
-                    duplicate_of=receipt.duplicate_of,
-                    completed_at=now,
-                )
+        updates, data, places, happened = [], [], [], []
+        for receipt, folder, case_id, case_data_ in outcomes:
+            ids = {"b_submission_id": receipt.submission_id}
+            updates.append(
+                {
+                    **ids,
+                    "b_status": receipt.status.value,
+                    "b_form_type": receipt.form_type,
+                    "b_case_id": case_id,
+                    "b_mailboxes": json.dumps(list(receipt.mailboxes)),
+                    "b_folder": folder,
+                    "b_priority": receipt.priority.value,
+                    "b_duplicate_of": receipt.duplicate_of,
+                    "b_completed_at": now,
+                }
             )
             if case_id and case_data_ is not None:
-                connection.execute(
-                    case_data.delete().where(case_data.c.submission_id == submission_id)
+                data.append(
+                    {
+                        **ids,
+                        "b_case_id": case_id,
+                        "b_form_type": receipt.form_type,
+                        "b_received_at": receipt.received_at.isoformat(),
+                        "b_data": json.dumps(case_data_, default=str),
+                    }
                 )
-                connection.execute(
-                    case_data.insert().values(
-                        submission_id=submission_id,
-                        case_id=case_id,
-                        form_type=receipt.form_type,
-                        received_at=receipt.received_at.isoformat(),
-                        data=json.dumps(case_data_, default=str),
-                    )
-                )
-            places = [f"outbox/{m}" for m in receipt.mailboxes] or ["rejected"]
             first_due = min((d.by for d in receipt.due), default=None)
-            recorded = set(
-                connection.execute(
-                    sa.select(deliveries.c.place).where(deliveries.c.submission_id == submission_id)
-                ).scalars()
+            for n, place in enumerate([f"outbox/{m}" for m in receipt.mailboxes] or ["rejected"]):
+                places.append(
+                    {
+                        **ids,
+                        "b_place": place,
+                        "b_folder": folder,
+                        "b_delivered_at": now,
+                        "b_priority": receipt.priority.value,
+                        "b_due_at": first_due.isoformat() if first_due and n == 0 else None,
+                    }
+                )
+            happened.append(
+                {**ids, "b_at": now, "b_event": receipt.status.value, "b_detail": folder}
             )
-            for n, place in enumerate(places):
-                if place not in recorded:
-                    connection.execute(
-                        deliveries.insert().values(
-                            submission_id=submission_id,
-                            place=place,
-                            folder=folder,
-                            delivered_at=now,
-                            priority=receipt.priority.value,
-                            due_at=first_due.isoformat() if first_due and n == 0 else None,
-                        )
-                    )
-            self._event(connection, submission_id, receipt.status.value, folder)
+        if not updates:
+            return
+        with self.writing() as connection:
+            for statement, rows in (
+                (_DONE, updates),
+                (self._case_data, data),
+                (self._delivery, places),
+                (_EVENT, happened),
+            ):
+                if rows:
+                    connection.execute(statement, rows)  # one executemany each
 
     def delivered_to(self, place: str) -> list[Delivered]:
         """Every submission delivered to ``place`` (``outbox/<mailbox>``), oldest first."""

@@ -302,7 +302,8 @@ class Mailroom(MailboxViews):
                 set_mode(partial, self.config.dir_mode)
                 self._fill(partial, claim, outcome)
                 os.rename(partial, final)
-                self._mark(marker)
+                if len(targets) > 1:  # one target: its folder (or done/'s) is the mark
+                    self._mark(marker)
             except OSError as error:
                 raise DeliveryError(
                     _delivery_message(error, mailbox, claim.submission_id)

@@ -30,11 +30,15 @@ from ehforms.mailroom import LEDGER, Claim, Mailroom
 from ehforms.outcomes import utcnow
 from ehforms.retries import Retry, _backoff, _claim_reason, _unreadable
 from ehforms.submission import (
+    hints,
     looks_like_closure,
-    looks_urgent,
 )
 
 log = logging.getLogger("ehforms")
+
+# Delivered outcomes are recorded in the ledger this many at a time (and at the end of each
+# group of jobs), in one transaction.
+RECORD_EVERY = 32
 
 
 # A file that ehforms fails on this many times gets a plain outcome instead of a third try.
@@ -62,6 +66,8 @@ class Postroom:
     retries: dict[str, Retry] = field(default_factory=dict, init=False)
     inbox_faults: dict[Path, Retry] = field(default_factory=dict, init=False)
     _executor: Executor | None = field(default=None, init=False)
+    _closures: set[str] = field(default_factory=set, init=False)  # names, from their first bytes
+    _delivered: list[Result] = field(default_factory=list, init=False)  # not yet in the ledger
 
     def __post_init__(self) -> None:
         self.mailroom = Mailroom(self.root, self.config)
@@ -119,20 +125,32 @@ class Postroom:
         """The inbox's files, urgent-looking ones first, then oldest first."""
         return self._urgent_first(self.mailroom.candidates())
 
-    @staticmethod
-    def _urgent_first(paths: Iterable[Path]) -> list[Path]:
+    def _urgent_first(self, paths: Iterable[Path]) -> list[Path]:
+        """Urgent-looking files first, then oldest first; what looks like a closure is noted
+        (by name) for :meth:`run`, from the same one look at each file's first bytes."""
+
         def order(path: Path) -> tuple[int, float]:
             try:
                 mtime = os.lstat(path).st_mtime
                 with os.fdopen(open_regular(path), "rb") as handle:
                     head = handle.read(65536)
-                return (0 if looks_urgent(head) else 1, mtime)
             except NotARegularFile:
                 return (1, 0.0)  # set aside at once: nothing to wait for
             except OSError:
                 return (1, 0.0)
+            urgent, closure = hints(head)
+            if closure:
+                self._closures.add(path.name)
+            return (0 if urgent else 1, mtime)
 
         return sorted(paths, key=order)
+
+    def _looks_like_closure(self, job: Job) -> bool:
+        name = job.claim.path.name
+        if name in self._closures:
+            self._closures.discard(name)
+            return True
+        return job.recovered and looks_like_closure(job.claim.path)  # not looked at yet
 
     def claim(self, path: Path) -> Job | None:
         """Take one file from the inbox; None when it is gone or must wait (see faults)."""
@@ -210,6 +228,7 @@ class Postroom:
                 self._retry(claim.submission_id, now, _unreadable(error))
                 continue
             job.poisoned = self.ledger.failures(claim.submission_id) >= FAILURES_ALLOWED
+            job.recovered = True
             jobs.append(job)
         return jobs
 
@@ -240,6 +259,7 @@ class Postroom:
 
         Raises only for faults of the whole root (the ledger locked or unwritable); a fault of
         one file never stops the others."""
+        self._delivered = []  # what a failed run left unrecorded is found again in processing/
         jobs = self.recovered(time.monotonic())
         backlog = self.backlog() if paths is None else self._urgent_first(paths)
         if self.workers > 1 and len(jobs) + len(backlog) > 1:
@@ -257,11 +277,12 @@ class Postroom:
         firsts: list[Job] = []
         closures: list[Job] = []
         repeats: list[Job] = []
+        earlier = self.ledger.first_copies((j.claim.submission_id, j.sha256) for j in jobs)
         for job in jobs:
-            job.first = self.ledger.first_with_hash(job.sha256, job.claim.submission_id)
+            job.first = earlier.get(job.claim.submission_id)
             if job.first is not None:
                 repeats.append(job)
-            elif job.kind is None and looks_like_closure(job.claim.path):
+            elif job.kind is None and self._looks_like_closure(job):
                 closures.append(job)
             else:
                 firsts.append(job)
@@ -269,6 +290,7 @@ class Postroom:
         # a closure note shows what the family withheld, which a transfer in this same batch
         # may tell the ledger: closures go once the other forms have their outcomes
         results += self._execute(closures, on_result)
+        self._closures.clear()
         for job in repeats:  # after the first of the same bytes has its outcome
             job.first = self.ledger.first_with_hash(job.sha256, job.claim.submission_id)
             results += self._execute([job], on_result)
@@ -319,6 +341,7 @@ class Postroom:
                     break
                 result = work(job, self.mailroom, self.ledger)
                 results.append(self._finish(result, on_result, counted=True))
+        self._record_delivered()
         return results
 
     def _collect(
@@ -363,21 +386,38 @@ class Postroom:
                 self.retries[claim.submission_id].attempts,
             )
         else:
+            self._delivered.append(result)
+            if len(self._delivered) >= RECORD_EVERY:
+                self._record_delivered()
+        if on_result is not None:
+            on_result(result)
+        return result
+
+    def _record_delivered(self) -> None:
+        """The ledger learns the delivered outcomes in one transaction, and only then are their
+        originals archived: a crash in between leaves them claimed, and the next run finds them
+        delivered (their folders, or their marks) and records them without writing again."""
+        delivered, self._delivered = self._delivered, []
+        if not delivered:
+            return
+        self.ledger.done_many(
+            (r.outcome.receipt, r.outcome.folder, r.outcome.case_id, r.outcome.case_data)
+            for r in delivered
+            if r.outcome is not None
+        )
+        for result in delivered:
             outcome = result.outcome
-            self.ledger.done(outcome.receipt, outcome.folder, outcome.case_id, outcome.case_data)
-            self._archive(claim)
+            assert outcome is not None
+            self._archive(result.claim)
             # what is written is written: keep only the receipt, so a backlog costs no memory
             result.outcome = dataclasses.replace(
                 outcome, form_json=None, documents=None, case_data=None
             )
-            self.retries.pop(claim.submission_id, None)
+            self.retries.pop(result.claim.submission_id, None)
             log.info(
                 "submission %s%s: %s to %s",
-                claim.submission_id,
+                result.claim.submission_id,
                 f" (case {log_safe(outcome.case_id)})" if outcome.case_id else "",
                 outcome.receipt.status,
                 ", ".join(outcome.mailboxes) or "rejected",
             )
-        if on_result is not None:
-            on_result(result)
-        return result

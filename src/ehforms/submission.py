@@ -39,13 +39,21 @@ def salvaged_concern(found: dict[str, list[Any]]) -> tuple[str | None, bool]:
     return form_type, is_concern(found, form_type)
 
 
-def looks_urgent(head: bytes) -> bool:
-    """Whether a file's first bytes (in any encoding the intake reads) look like a safeguarding
-    concern: only orders a backlog, so it is cheap and never raises."""
+def hints(head: bytes) -> tuple[bool, bool]:
+    """(looks urgent, looks like a closure) from a file's first bytes, in any encoding the
+    intake reads: they only order a backlog, so one cheap look, and never an exception."""
     try:
-        return salvaged_concern(salvage(head, max_bytes=len(head), thorough=False))[1]
+        found = salvage(head, max_bytes=len(head), thorough=False)
+        form_type, concern = salvaged_concern(found)
+        closure = "closure" in {read_form_type(value) for value in found.get("form_type", [])}
+        return concern, closure
     except Exception:
-        return False
+        return False, False
+
+
+def looks_urgent(head: bytes) -> bool:
+    """Whether a file's first bytes look like a safeguarding concern (see :func:`hints`)."""
+    return hints(head)[0]
 
 
 def looks_like_closure(path: Path) -> bool:
