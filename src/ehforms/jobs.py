@@ -10,18 +10,20 @@ import os
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ehforms import routing
 from ehforms.config import Config
 from ehforms.errors import DeliveryError
 from ehforms.files import NotARegularFile, display_name, open_regular
-from ehforms.ledger import Ledger, Seen
 from ehforms.mailroom import LEDGER, Claim, Mailroom, Outcome
 from ehforms.outcomes import build, prepare
 from ehforms.render import renderer_for
 from ehforms.submission import may_be_urgent
 from ehforms.workers import bind_to_parent
+
+if TYPE_CHECKING:
+    from ehforms.ledger import Ledger, Seen
 
 log = logging.getLogger("ehforms")
 
@@ -60,7 +62,7 @@ def _init_worker(root: Path, config: Config) -> None:
     bind_to_parent()
     mailroom = Mailroom(root, config)
     _worker["mailroom"] = mailroom
-    _worker["ledger"] = Ledger(mailroom.state / LEDGER, config.file_mode, migrate_schema=False)
+    _worker["ledger"] = LazyLedger(mailroom.state / LEDGER)
     renderer_for(mailroom.root).warm()
 
 
@@ -95,7 +97,25 @@ def read_claimed(path: Path, limit: int) -> tuple[bytes, str]:
     return bytes(kept), digest.hexdigest()
 
 
-def work(job: Job, mailroom: Mailroom | None = None, ledger: Ledger | None = None) -> Result:
+class LazyLedger:
+    """A worker's view of the ledger, opened the first time it is asked (for a closure's
+    withheld list): a burst without closures never loads the database layer in a worker."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._ledger: Ledger | None = None
+
+    def withheld(self, case_id: str) -> list[str] | None:
+        if self._ledger is None:
+            from ehforms.ledger import Ledger
+
+            self._ledger = Ledger(self.path, migrate_schema=False)
+        return self._ledger.withheld(case_id)
+
+
+def work(
+    job: Job, mailroom: Mailroom | None = None, ledger: Ledger | LazyLedger | None = None
+) -> Result:
     """Prepare and deliver one claimed file. Runs in a pool process or in-line; never raises."""
     try:
         return _work(job, mailroom or _worker["mailroom"], ledger or _worker["ledger"])
@@ -104,7 +124,7 @@ def work(job: Job, mailroom: Mailroom | None = None, ledger: Ledger | None = Non
         return Result(job.claim, failure=type(error).__name__)
 
 
-def _work(job: Job, mailroom: Mailroom, ledger: Ledger) -> Result:
+def _work(job: Job, mailroom: Mailroom, ledger: Ledger | LazyLedger) -> Result:
     config = mailroom.config
     claim = job.claim
     sid, received_at = claim.submission_id, claim.received_at

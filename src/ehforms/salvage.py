@@ -104,9 +104,13 @@ def _unique(values: list[Any]) -> list[Any]:
 
 
 def _guarded(step: Callable[..., None], *args: Any) -> None:
-    """One way of reading a broken file: when it fails, the others still run."""
+    """One way of reading a broken file: when it fails, the others still run. Only pypdf's
+    reading is under pypdf's limits (a JSON file never loads pypdf)."""
     try:
-        with _pdf_reading():
+        if step is _salvage_pypdf:
+            with _pdf_reading():
+                step(*args)
+        else:
             step(*args)
     except Exception:  # noqa: S110 - a damaged file may break any reader; the rest still count
         pass
