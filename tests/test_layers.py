@@ -24,6 +24,7 @@ LAYERS: dict[str, list[str]] = {
         "mailboxes",
         "ledger",
         "database",
+        "rows",
         "migrations",
         "workers",
         "outcomes",

@@ -97,6 +97,24 @@ def read_claimed(path: Path, limit: int) -> tuple[bytes, str]:
     return bytes(kept), digest.hexdigest()
 
 
+def job_for(claim: Claim, fd: int | None = None) -> Job:
+    """A claimed file's job: its hash, through ``fd`` (opened before the claim) where given;
+    an entry that is not a file gets none, and is set aside."""
+    kind = claim.kind
+    if kind is not None:
+        log.info("submission %s: claimed (not a file: set aside)", claim.submission_id)
+        return Job(claim, None, kind)
+    if fd is None:
+        with os.fdopen(open_regular(claim.path), "rb") as handle:
+            sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
+    else:
+        os.lseek(fd, 0, os.SEEK_SET)
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
+    log.info("submission %s: claimed", claim.submission_id)
+    return Job(claim, sha256)
+
+
 class LazyLedger:
     """A worker's view of the ledger, opened the first time it is asked (for a closure's
     withheld list): a burst without closures never loads the database layer in a worker."""

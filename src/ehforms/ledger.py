@@ -16,7 +16,6 @@ import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,38 +38,12 @@ from ehforms.database import (
     submissions,
     upserts,
 )
+from ehforms.rows import Delivered, History, Seen, _seen, withheld_in
 
 if TYPE_CHECKING:
     from ehforms.receipts import Receipt
 
 log = logging.getLogger("ehforms")
-
-
-@dataclass(frozen=True)
-class Seen:
-    """A submission the ledger knows."""
-
-    submission_id: str
-    source: str
-    received_at: dt.datetime
-    state: str
-    status: str | None
-    folder: str | None
-    mailboxes: tuple[str, ...]
-    form_type: str | None
-
-
-@dataclass(frozen=True)
-class Delivered:
-    """A submission as a mailbox listing shows it, from the ledger alone."""
-
-    submission_id: str
-    folder: str
-    form_type: str | None
-    status: str | None
-    priority: str
-    received_at: dt.datetime
-    due_at: dt.datetime | None
 
 
 def _now() -> str:
@@ -393,32 +366,6 @@ class Ledger:
         with self.reading() as connection:
             rows = connection.execute(sa.select(status, sa.func.count()).group_by(status)).all()
         return {name: count for name, count in rows}
-
-
-def _seen(row: tuple[Any, ...]) -> Seen:
-    submission_id, source, received_at, state, status, folder, mailboxes, form_type = row
-    return Seen(
-        submission_id,
-        source,
-        dt.datetime.fromisoformat(received_at),
-        state,
-        status,
-        folder,
-        tuple(json.loads(mailboxes)) if mailboxes else (),
-        form_type,
-    )
-
-
-History = list[tuple[str, dict[str, Any]]]
-
-
-def withheld_in(history: History) -> list[str] | None:
-    """What the family last said it does not agree to share, or None if no form said."""
-    for _form_type, data in reversed(history):
-        consent = data.get("consent")
-        if isinstance(consent, dict):
-            return list(consent.get("withheld", []))
-    return None
 
 
 def case_history_at(path: Path, case_id: str) -> History:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import logging
 import multiprocessing
 import os
@@ -24,11 +23,12 @@ from pathlib import Path
 from ehforms.config import Config
 from ehforms.errors import ClaimError
 from ehforms.files import NotARegularFile, open_regular
-from ehforms.jobs import Job, Result, _init_worker, _ready, log_safe, work
+from ehforms.jobs import Job, Result, _init_worker, _ready, job_for, log_safe, work
 from ehforms.ledger import Ledger
 from ehforms.mailroom import LEDGER, Claim, Mailroom
 from ehforms.outcomes import utcnow
-from ehforms.retries import Retry, _backoff, _claim_reason, _unreadable
+from ehforms.retries import Retry, _claim_reason, _unreadable, fault_lines, note
+from ehforms.routing import FAILURES_ALLOWED
 from ehforms.submission import (
     hints,
     looks_like_closure,
@@ -39,10 +39,6 @@ log = logging.getLogger("ehforms")
 # Delivered outcomes are recorded in the ledger this many at a time (and at the end of each
 # group of jobs), in one transaction.
 RECORD_EVERY = 32
-
-
-# A file that ehforms fails on this many times gets a plain outcome instead of a third try.
-FAILURES_ALLOWED = 2
 
 
 @dataclass
@@ -106,18 +102,7 @@ class Postroom:
 
     def faults(self) -> list[str]:
         """What is waiting to be tried again, in words for ``status`` (no names)."""
-        lines = []
-        unreadable = sum(1 for r in self.inbox_faults.values() if r.reason)
-        if unreadable:
-            reasons = sorted({r.reason for r in self.inbox_faults.values()})
-            lines.append(
-                f"{unreadable} file{'s' if unreadable > 1 else ''} in the inbox cannot be "
-                f"taken: {'; '.join(reasons)}"
-            )
-        for submission_id, retry in sorted(self.retries.items()):
-            if retry.reason:
-                lines.append(f"submission {submission_id}: {retry.reason}")
-        return lines
+        return fault_lines(self.inbox_faults.values(), self.retries.items())
 
     # -- claiming ---------------------------------------------------------------------
 
@@ -185,26 +170,13 @@ class Postroom:
 
     def _inbox_fault(self, path: Path, now: float, reason: str) -> None:
         retry = self.inbox_faults.setdefault(path, Retry())
-        _backoff(retry, now, self.config.retry_max_seconds)
         if retry.reason != reason:
             log.info("a file in the inbox cannot be taken (%s): tried again later", reason)
-        retry.reason = reason
+        note(retry, now, self.config.retry_max_seconds, reason)
 
-    def _job(self, claim: Claim, fd: int | None = None) -> Job:
-        """Hash a claimed file (through ``fd``, opened before the claim, where given)."""
-        kind = claim.kind
-        if kind is not None:
-            log.info("submission %s: claimed (not a file: set aside)", claim.submission_id)
-            return Job(claim, None, kind)
-        if fd is None:
-            with os.fdopen(open_regular(claim.path), "rb") as handle:
-                sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
-        else:
-            os.lseek(fd, 0, os.SEEK_SET)
-            with os.fdopen(os.dup(fd), "rb") as handle:
-                sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
-        log.info("submission %s: claimed", claim.submission_id)
-        return Job(claim, sha256)
+    @staticmethod
+    def _job(claim: Claim, fd: int | None = None) -> Job:
+        return job_for(claim, fd)
 
     def _record(self, jobs: list[Job]) -> None:
         self.ledger.claimed(
@@ -233,9 +205,12 @@ class Postroom:
         return jobs
 
     def _retry(self, submission_id: str, now: float, reason: str) -> None:
-        retry = self.retries.setdefault(submission_id, Retry())
-        _backoff(retry, now, self.config.retry_max_seconds)
-        retry.reason = reason
+        note(
+            self.retries.setdefault(submission_id, Retry()),
+            now,
+            self.config.retry_max_seconds,
+            reason,
+        )
 
     def _archive(self, claim: Claim) -> None:
         try:

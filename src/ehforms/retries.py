@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ehforms.errors import ClaimError
@@ -32,3 +33,25 @@ def _claim_reason(error: Exception) -> str:
     if isinstance(error, OSError):
         return _unreadable(error)
     return type(error).__name__
+
+
+def fault_lines(inbox: Iterable[Retry], claims: Iterable[tuple[str, Retry]]) -> list[str]:
+    """What waits to be tried again, in words for ``status``: submission ids, never names."""
+    inbox = [retry for retry in inbox if retry.reason]
+    lines = []
+    if inbox:
+        reasons = sorted({retry.reason for retry in inbox})
+        lines.append(
+            f"{len(inbox)} file{'s' if len(inbox) > 1 else ''} in the inbox cannot be "
+            f"taken: {'; '.join(reasons)}"
+        )
+    for submission_id, retry in sorted(claims):
+        if retry.reason:
+            lines.append(f"submission {submission_id}: {retry.reason}")
+    return lines
+
+
+def note(retry: Retry, now: float, most: float, reason: str) -> None:
+    """One more failed try: wait longer (up to ``most`` seconds), and say why."""
+    _backoff(retry, now, most)
+    retry.reason = reason
