@@ -284,11 +284,12 @@ def test_status_counts_what_waits(runner, tmp_path):
     result = runner.invoke(cli, ["status", "--root", str(tmp_path), "--at", "2026-11-27T09:00Z"])
     assert result.exit_code == 0
     # by 27 November the MARF's written follow-up (26 November, 09:00) and the transfer's
-    # allocations meeting (26 November, 09:30) are overdue
+    # allocations meeting (26 November, 09:30) are overdue, each in its primary mailbox only
+    # (the contract: a due belongs to the primary mailbox; the MARF's sw-north copy is not)
     assert result.output == (
         "mailbox     waiting  urgent  overdue\n"
         "eh-north          0       0        0\n"
-        "sw-north          1       1        1\n"
+        "sw-north          1       1        0\n"
         "eh-central        3       0        1\n"
         "sw-central        0       0        0\n"
         "eh-south          0       0        0\n"

@@ -175,3 +175,16 @@ def test_the_listing_puts_urgent_then_overdue_then_oldest_first(root):
     (copy / "receipt.json").write_bytes((hand / "receipt.json").read_bytes())
     names = [w.folder for w in root.mailbox("eh-central", at=later)]
     assert names[0] == copy.name and len(names) == 2
+
+
+def test_a_due_counts_as_overdue_only_in_the_primary_mailbox(root):
+    """The contract: overdue means a due has passed while the form waits in the mailbox the
+    due belongs to, the primary one; the copy in the sw- mailbox is not overdue."""
+    marf = load_example("marf")
+    marf["previous_social_work"] = {"team": "north", "stepped_down_on": "2026-10-01"}
+    drop(root.path, "marf.json", marf)
+    root.process(workers=1, received_at=RECEIVED)
+    later = RECEIVED + dt.timedelta(hours=49)
+    counts = root.status(later)["mailboxes"]
+    assert (counts["mash"]["overdue"], counts["sw-north"]["overdue"]) == (1, 0)
+    assert counts["sw-north"]["waiting"] == 1 and counts["sw-north"]["urgent"] == 1

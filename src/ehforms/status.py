@@ -22,7 +22,8 @@ def summarise(mailroom: Mailroom, now: dt.datetime) -> dict[str, Any]:
             waiting += 1
             if receipt is not None:
                 urgent += receipt.priority == Priority.URGENT
-                overdue += bool(receipt.past_due(now))
+                # a due belongs to the primary mailbox: a copy elsewhere is never overdue
+                overdue += bool(receipt.past_due(now)) and receipt.mailboxes[:1] == (mailbox,)
         mailboxes[mailbox] = {"waiting": waiting, "urgent": urgent, "overdue": overdue}
     heartbeat = mailroom.heartbeat()
     age = heartbeat_age(heartbeat, now)
