@@ -15,6 +15,7 @@ LAYERS: dict[str, list[str]] = {
     "decisions": ["routing", "receipts", "documents"],
     "documents and storage": [
         "intake",
+        "bundles",
         "pdfforms",
         "salvage",
         "submission",
