@@ -682,7 +682,74 @@ def test_a_duplicate_says_where_the_first_copy_is_now(tmp_path):
     (rejected,) = run_once(tmp_path)
     drop(tmp_path, "bad again.json", bad)
     (repeat,) = run_once(tmp_path)
-    assert (
-        f"which is in rejected/{rejected.outcome.folder}"
-        in (repeat.outcome.receipt.errors[0].message)
+    assert f"which is in rejected/{rejected.outcome.folder}" in (
+        repeat.outcome.receipt.errors[0].message
     )
+
+
+# -- found in review: transient faults are retried, never blamed on the file -----------------
+
+
+def test_a_share_fault_while_delivering_is_retried_not_blamed_on_the_form(tmp_path, monkeypatch):
+    """A mailbox folder that cannot be looked into for a moment (a share dropping) is a
+    delivery to try again: the form is never rejected as one ehforms "failed twice" on."""
+    from pathlib import Path as RealPath
+
+    config = make_root(tmp_path)
+    data = form("transfer")
+    drop(tmp_path, "transfer.json", data)
+    real_exists = RealPath.exists
+    mailbox = tmp_path / "outbox" / "eh-central"
+
+    def flaky_exists(self, *args, **kwargs):
+        if self.parent == mailbox:
+            raise PermissionError(13, "Permission denied")
+        return real_exists(self, *args, **kwargs)
+
+    monkeypatch.setattr(RealPath, "exists", flaky_exists)
+    with Postroom(tmp_path, config, clock=lambda: RECEIVED) as room:
+        (result,) = room.run()
+        assert result.error and result.failure is None
+        assert room.ledger.failures(result.claim.submission_id) == 0
+    monkeypatch.setattr(RealPath, "exists", real_exists)
+    with Postroom(tmp_path, config, clock=lambda: RECEIVED) as room:
+        (result,) = room.run()
+    (receipt,) = primary(tmp_path)[sha(data)]
+    assert receipt["status"] == "routed" and receipt["mailboxes"] == ["eh-central"]
+
+
+def test_a_held_file_that_is_then_removed_is_no_longer_waited_for(tmp_path, monkeypatch):
+    config = make_root(tmp_path)
+    held = drop(tmp_path, "held.json", form())
+    real_rename = os.rename
+
+    def locked(source, target, *args, **kwargs):
+        if str(source) == str(held):
+            raise PermissionError(13, "Permission denied")
+        return real_rename(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(os, "rename", locked)
+    with Postroom(tmp_path, config, clock=lambda: RECEIVED) as room:
+        assert room.run() == [] and room.faults()
+        held.unlink()  # business support took it away
+        room.inbox_faults[held].not_before = 0  # due again
+        assert room.run() == []
+        assert room.faults() == [] and room.inbox_faults == {}
+
+
+def test_a_busy_ledger_while_preparing_a_closure_is_retried(tmp_path, monkeypatch):
+    from ehforms.errors import LedgerBusy
+    from ehforms.jobs import LazyLedger
+
+    config = make_root(tmp_path)
+    drop(tmp_path, "closure.json", form("closure"))
+
+    def busy(self, case_id):
+        raise LedgerBusy("the ledger is locked by another program")
+
+    monkeypatch.setattr(LazyLedger, "withheld", busy)
+    monkeypatch.setattr("ehforms.ledger.Ledger.withheld", busy)
+    with Postroom(tmp_path, config, clock=lambda: RECEIVED) as room:
+        (result,) = room.run()
+    assert result.error == "the ledger is locked by another program" and result.failure is None
+    assert list((tmp_path / "rejected").iterdir()) == []  # not rejected, waiting

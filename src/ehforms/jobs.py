@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ehforms import routing
 from ehforms.config import Config
-from ehforms.errors import DeliveryError
+from ehforms.errors import DeliveryError, LedgerError
 from ehforms.files import NotARegularFile, display_name, open_regular
 from ehforms.mailroom import LEDGER, Claim, Mailroom, Outcome
 from ehforms.outcomes import build, prepare
@@ -166,8 +166,9 @@ def _work(job: Job, mailroom: Mailroom, ledger: Ledger | LazyLedger) -> Result:
     if job.kind is not None:
         facts = dataclasses.replace(facts, kind=job.kind)
     elif job.poisoned:
+        # the thorough look (pypdf) may be what failed twice: the cheap one, failing safe
         facts = dataclasses.replace(
-            facts, fault=routing.FAILED_TWICE, may_be_urgent=may_be_urgent(data)
+            facts, fault=routing.FAILED_TWICE, may_be_urgent=may_be_urgent(data, thorough=False)
         )
     elif job.first is not None:
         first = job.first
@@ -186,6 +187,10 @@ def _work(job: Job, mailroom: Mailroom, ledger: Ledger | LazyLedger) -> Result:
                 submission_id=sid,
                 received_at=received_at,
             )
+        except LedgerError as error:  # busy for a closure's withheld list: try again later
+            return Result(claim, error=str(error))
+        except MemoryError:  # not the form's fault alone: counted, and tried again alone
+            return Result(claim, failure="MemoryError")
         except Exception as error:  # a bug must not lose the file: give it an outcome
             _log_fault(claim.submission_id, "preparing", error)
             facts = dataclasses.replace(

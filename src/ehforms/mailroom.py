@@ -280,36 +280,45 @@ class Mailroom(MailboxViews):
             base = self.rejected if mailbox is None else self.outbox / mailbox
             final = base / outcome.folder
             self._inside(final)
-            marker = claim.marker(mailbox)
-            if marker.exists():
-                written.append(final)
-                continue
-            if final.exists() or (mailbox is not None and (base / DONE / outcome.folder).exists()):
-                self._mark(marker)  # written before a crash, before its marker
-                written.append(final)
-                continue
-            if not base.is_dir():
-                where = "rejected" if mailbox is None else f"outbox/{mailbox}"
-                raise DeliveryError(
-                    f"The {where} folder is missing: make it again (or run `ehforms init`); "
-                    f"submission {claim.submission_id} waits until then"
-                )
-            partial = base / (PARTIAL + outcome.folder)
-            try:
-                if partial.exists():
-                    shutil.rmtree(partial)  # our own half-written folder from a crash
-                partial.mkdir(mode=self.config.dir_mode)  # base and folder checked above
-                set_mode(partial, self.config.dir_mode)
-                self._fill(partial, claim, outcome)
-                os.rename(partial, final)
-                if len(targets) > 1:  # one target: its folder (or done/'s) is the mark
-                    self._mark(marker)
+            try:  # any fault of the share here is a delivery to try again, not the file's
+                self._deliver_one(claim, outcome, mailbox, base, final, len(targets) > 1)
             except OSError as error:
                 raise DeliveryError(
                     _delivery_message(error, mailbox, claim.submission_id)
                 ) from error
             written.append(final)
         return written
+
+    def _deliver_one(
+        self,
+        claim: Claim,
+        outcome: Outcome,
+        mailbox: str | None,
+        base: Path,
+        final: Path,
+        several: bool,
+    ) -> None:
+        marker = claim.marker(mailbox)
+        if marker.exists():
+            return
+        if final.exists() or (mailbox is not None and (base / DONE / outcome.folder).exists()):
+            self._mark(marker)  # written before a crash, before its marker
+            return
+        if not base.is_dir():
+            where = "rejected" if mailbox is None else f"outbox/{mailbox}"
+            raise DeliveryError(
+                f"The {where} folder is missing: make it again (or run `ehforms init`); "
+                f"submission {claim.submission_id} waits until then"
+            )
+        partial = base / (PARTIAL + outcome.folder)
+        if partial.exists():
+            shutil.rmtree(partial)  # our own half-written folder from a crash
+        partial.mkdir(mode=self.config.dir_mode)  # base and folder checked above
+        set_mode(partial, self.config.dir_mode)
+        self._fill(partial, claim, outcome)
+        os.rename(partial, final)
+        if several:  # one target: its folder (or done/'s) is the mark
+            self._mark(marker)
 
     @staticmethod
     def _mark(marker: Path) -> None:

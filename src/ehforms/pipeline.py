@@ -27,10 +27,9 @@ from ehforms.jobs import Job, Result, _init_worker, _ready, job_for, log_safe, w
 from ehforms.ledger import Ledger
 from ehforms.mailroom import LEDGER, Claim, Mailroom
 from ehforms.outcomes import utcnow
-from ehforms.retries import Retry, _claim_reason, _unreadable, fault_lines, note
+from ehforms.retries import Retry, _claim_reason, _unreadable, fault_lines, note, urgent_first
 from ehforms.routing import FAILURES_ALLOWED
 from ehforms.submission import (
-    hints,
     looks_like_closure,
 )
 
@@ -108,27 +107,7 @@ class Postroom:
 
     def backlog(self) -> list[Path]:
         """The inbox's files, urgent-looking ones first, then oldest first."""
-        return self._urgent_first(self.mailroom.candidates())
-
-    def _urgent_first(self, paths: Iterable[Path]) -> list[Path]:
-        """Urgent-looking files first, then oldest first; what looks like a closure is noted
-        (by name) for :meth:`run`, from the same one look at each file's first bytes."""
-
-        def order(path: Path) -> tuple[int, float]:
-            try:
-                mtime = os.lstat(path).st_mtime
-                with os.fdopen(open_regular(path), "rb") as handle:
-                    head = handle.read(65536)
-            except NotARegularFile:
-                return (1, 0.0)  # set aside at once: nothing to wait for
-            except OSError:
-                return (1, 0.0)
-            urgent, closure = hints(head)
-            if closure:
-                self._closures.add(path.name)
-            return (0 if urgent else 1, mtime)
-
-        return sorted(paths, key=order)
+        return urgent_first(self._closures, self.mailroom.candidates())
 
     def _looks_like_closure(self, job: Job) -> bool:
         name = job.claim.path.name
@@ -149,24 +128,28 @@ class Postroom:
         except NotARegularFile:
             fd = None
         except FileNotFoundError:
+            self.inbox_faults.pop(path, None)  # gone (taken, moved or deleted): nothing waits
             return None
         except OSError as error:
             self._inbox_fault(path, now, _unreadable(error))
             return None
         try:
-            claim = self.mailroom.claim(path, self.clock())
-            if claim is None:
-                self.inbox_faults.pop(path, None)
+            try:
+                claim = self.mailroom.claim(path, self.clock())
+            except (ClaimError, OSError) as error:
+                self._inbox_fault(path, now, _claim_reason(error))
                 return None
-            job = self._job(claim, fd)
-        except (ClaimError, OSError) as error:
-            self._inbox_fault(path, now, _claim_reason(error))
-            return None
+            self.inbox_faults.pop(path, None)
+            if claim is None:
+                return None
+            try:
+                return self._job(claim, fd)
+            except OSError as error:  # claimed already: finished from processing/ later
+                self._retry(claim.submission_id, now, _unreadable(error))
+                return None
         finally:
             if fd is not None:
                 os.close(fd)
-        self.inbox_faults.pop(path, None)
-        return job
 
     def _inbox_fault(self, path: Path, now: float, reason: str) -> None:
         retry = self.inbox_faults.setdefault(path, Retry())
@@ -235,8 +218,26 @@ class Postroom:
         Raises only for faults of the whole root (the ledger locked or unwritable); a fault of
         one file never stops the others."""
         self._delivered = []  # what a failed run left unrecorded is found again in processing/
+        try:
+            return self._run(paths, on_result, on_claimed)
+        except BaseException:
+            # jobs in flight finish (or are cancelled) now, so the next batch, which finds
+            # their claims in processing/ again, never runs one twice at the same time
+            if self._executor is not None:
+                self._executor.shutdown(wait=True, cancel_futures=True)
+                self._executor = None
+            raise
+
+    def _run(
+        self,
+        paths: Iterable[Path] | None,
+        on_result: Callable[[Result], None] | None,
+        on_claimed: Callable[[int], None] | None,
+    ) -> list[Result]:
+        for gone in [p for p in self.inbox_faults if not os.path.lexists(p)]:
+            del self.inbox_faults[gone]  # taken away by business support: nothing waits
         jobs = self.recovered(time.monotonic())
-        backlog = self.backlog() if paths is None else self._urgent_first(paths)
+        backlog = self.backlog() if paths is None else urgent_first(self._closures, paths)
         if self.workers > 1 and len(jobs) + len(backlog) > 1:
             for _ in range(self.workers):  # workers start while this process claims
                 self.executor().submit(_ready)

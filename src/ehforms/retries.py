@@ -1,12 +1,17 @@
-"""Trying again: backoff for what failed, and why a file could not be taken, in words."""
+"""Which file first, and trying again: the backlog's order, backoff for what failed, and why
+a file could not be taken, in words."""
 
 from __future__ import annotations
 
 import errno
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from ehforms.errors import ClaimError
+from ehforms.files import NotARegularFile, open_regular
+from ehforms.submission import hints
 
 
 @dataclass
@@ -55,3 +60,24 @@ def note(retry: Retry, now: float, most: float, reason: str) -> None:
     """One more failed try: wait longer (up to ``most`` seconds), and say why."""
     _backoff(retry, now, most)
     retry.reason = reason
+
+
+def urgent_first(closures: set[str], paths: Iterable[Path]) -> list[Path]:
+    """Urgent-looking files first, then oldest first; the names of those that look like a
+    closure are added to ``closures``, from the same one look at each file's first bytes."""
+
+    def order(path: Path) -> tuple[int, float]:
+        try:
+            mtime = os.lstat(path).st_mtime
+            with os.fdopen(open_regular(path), "rb") as handle:
+                head = handle.read(65536)
+        except NotARegularFile:
+            return (1, 0.0)  # set aside at once: nothing to wait for
+        except OSError:
+            return (1, 0.0)
+        urgent, closure = hints(head)
+        if closure:
+            closures.add(path.name)
+        return (0 if urgent else 1, mtime)
+
+    return sorted(paths, key=order)

@@ -66,7 +66,7 @@ def looks_like_closure(path: Path) -> bool:
     return "closure" in {read_form_type(value) for value in found.get("form_type", [])}
 
 
-def may_be_urgent(data: bytes, max_bytes: int | None = None) -> bool:
+def may_be_urgent(data: bytes, max_bytes: int | None = None, *, thorough: bool = True) -> bool:
     """Whether a file that ehforms failed on may hold a safeguarding concern (fail safe).
 
     Reads the whole file (up to ``max_bytes``) as a file that cannot be read is read: every
@@ -74,7 +74,8 @@ def may_be_urgent(data: bytes, max_bytes: int | None = None) -> bool:
     MASH.
     """
     try:
-        found = salvage(data, max_bytes=len(data) if max_bytes is None else max_bytes)
+        limit = len(data) if max_bytes is None else max_bytes
+        found = salvage(data, max_bytes=limit, thorough=thorough)
         return salvaged_concern(found)[1]
     except Exception:
         return True
