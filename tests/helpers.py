@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +56,29 @@ def primary(root: Path) -> dict[str, list[dict[str, Any]]]:
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+class Running:
+    """A Watcher on its own thread, with ``fast`` settings; always stopped and joined."""
+
+    def __init__(
+        self, root: Path, fast: dict[str, str], *, environ=None, ledger_timeout=30.0, polling=None
+    ):
+        from ehforms.pipeline import Postroom
+        from ehforms.watch import Watcher
+
+        self.config = make_root(root, {**fast, **(environ or {})})
+        self.postroom = Postroom(root, self.config, workers=1, ledger_timeout=ledger_timeout)
+        self.stop = threading.Event()
+        self.watcher = Watcher(self.postroom, stop=self.stop, polling=polling)
+        self.thread = threading.Thread(target=self.watcher.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive()
+        self.postroom.close()

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import helpers
 from conftest import RECEIVED, load_example
 from ehforms.cli import cli
 from ehforms.config import load_config
@@ -29,7 +30,6 @@ from ehforms.mailroom import Mailroom
 from ehforms.pipeline import Postroom
 from ehforms.present import status_text as render_status
 from ehforms.status import summarise
-from ehforms.watch import Watcher
 from helpers import drop, make_root, outcomes, primary, sha
 
 FAST = {
@@ -69,25 +69,8 @@ def rejected_receipts(root: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((root / "rejected").glob("*/receipt.json"))]
 
 
-class Running:
-    """A Watcher on its own thread, always stopped and joined."""
-
-    def __init__(self, root: Path, *, environ=None, ledger_timeout: float = 30.0, polling=None):
-        self.config = make_root(root, {**FAST, **(environ or {})})
-        self.postroom = Postroom(root, self.config, workers=1, ledger_timeout=ledger_timeout)
-        self.stop = threading.Event()
-        self.watcher = Watcher(self.postroom, stop=self.stop, polling=polling)
-        self.thread = threading.Thread(target=self.watcher.run, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join(timeout=30)
-        assert not self.thread.is_alive()
-        self.postroom.close()
+def Running(root: Path, **kwargs) -> helpers.Running:  # noqa: N802 - used as a class
+    return helpers.Running(root, FAST, **kwargs)
 
 
 # -- 3. names that are not text, and files ehforms fails on ---------------------------------

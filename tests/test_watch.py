@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import helpers
 from conftest import load_example
 from ehforms.pipeline import Postroom
 from ehforms.watch import Settling, Watcher
@@ -31,25 +32,8 @@ def wait_for(condition, timeout=20.0):
     return False
 
 
-class Running:
-    """A Watcher on its own thread; the context manager always stops and joins it."""
-
-    def __init__(self, root: Path, *, polling=None, environ=None):
-        self.config = make_root(root, {**FAST, **(environ or {})})
-        self.postroom = Postroom(root, self.config, workers=1)
-        self.stop = threading.Event()
-        self.watcher = Watcher(self.postroom, polling=polling, stop=self.stop)
-        self.thread = threading.Thread(target=self.watcher.run, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join(timeout=30)
-        assert not self.thread.is_alive()
-        self.postroom.close()
+def Running(root: Path, **kwargs) -> helpers.Running:  # noqa: N802 - used as a class
+    return helpers.Running(root, FAST, **kwargs)
 
 
 def routed(root: Path, data: bytes) -> bool:
