@@ -39,11 +39,14 @@ submissions = sa.Table(
     sa.Column("completed_at", sa.Text),
     sa.Column("claim_seq", sa.Integer),  # claim order: which of two copies came first
     sa.Column("failures", sa.Integer, nullable=False, server_default=sa.text("0")),
+    # a bundle's form's own hash (sha256 is the bundle's identity); a lone file's is its sha256
+    sa.Column("form_sha256", sa.Text),
     sa.CheckConstraint("state IN ('claimed', 'done')", name="submissions_state"),
 )
 sa.Index("submissions_sha256", submissions.c.sha256, submissions.c.received_at)
 sa.Index("submissions_case", submissions.c.case_id, submissions.c.received_at)
 sa.Index("submissions_claim_seq", submissions.c.claim_seq, unique=True)
+sa.Index("submissions_form_sha256", submissions.c.form_sha256, submissions.c.claim_seq)
 
 case_data = sa.Table(
     "case_data",
@@ -127,7 +130,7 @@ def _translated() -> Iterator[None]:
 
 
 # The newest migration: a ledger already at it is opened without loading Alembic at all.
-HEAD = "0002"
+HEAD = "0003"
 
 
 def _at_head(connection: Connection) -> bool:
