@@ -107,8 +107,10 @@ def mb(value: int) -> str:
 # -- (a), (b), (c) ------------------------------------------------------------------------
 
 
-def burst(count: int, workers: int, *, mix=MIX, naive: bool = True) -> dict[str, float]:
-    forms = make_forms(count, mix=mix)
+def burst(
+    count: int, workers: int, *, mix=MIX, naive: bool = True, bundle_share: float = 0.0
+) -> dict[str, float]:
+    forms = make_forms(count, mix=mix, bundle_share=bundle_share)
     result: dict[str, float] = {"forms": count, "workers": workers}
     with tempfile.TemporaryDirectory() as tmp:
         root = fresh_root(Path(tmp), forms)
@@ -248,6 +250,9 @@ def main() -> None:
                 f"  with 1 worker: {one['a_seconds']:.2f} s ({one['a_rate']:.1f} forms/s), "
                 f"peak RSS {mb(int(one['a_rss']))}"
             )
+    for count in sizes:
+        print(f"\nThe same burst of {count} forms with 10% of them as ZIP bundles:")
+        report_burst(burst(count, cores, naive=False, bundle_share=0.1))
     print(f"\nA burst of {big} forms that make no documents (rfas, marf; 10% invalid):")
     report_burst(burst(big, cores, mix=NO_DOCUMENTS, naive=False))
     if not args.skip_latency:

@@ -188,16 +188,54 @@ def form(rng: random.Random, form_type: str, n: int) -> dict[str, Any]:
     }
 
 
+def attachment(n: int, pages: int = 2) -> bytes:
+    """A small synthetic PDF, different for each ``n`` (a scanned assessment or consent)."""
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=595, height=842)
+    writer.add_metadata({"/Title": f"Synthetic attachment {n}"})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def bundled(n: int, data: dict[str, Any]) -> bytes:
+    """A form as a ZIP bundle with the documents it names (or one scan if it names none)."""
+    import io
+    import zipfile
+
+    names = [
+        part["document"]
+        for part in (data.get("consent"), data.get("most_recent_assessment"))
+        if isinstance(part, dict) and part.get("document")
+    ] or ["scan.pdf"]
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("form.json", json.dumps(data))
+        for k, name in enumerate(names):
+            archive.writestr(name, attachment(n * 10 + k))
+    return out.getvalue()
+
+
 def make_forms(
-    count: int, seed: int = 7, mix=MIX, invalid_share: float = 0.1
+    count: int, seed: int = 7, mix=MIX, invalid_share: float = 0.1, bundle_share: float = 0.0
 ) -> list[tuple[str, bytes]]:
-    """``count`` forms as (file name, bytes), in a fixed seeded mix; some invalid."""
+    """``count`` forms as (file name, bytes), in a fixed seeded mix; some invalid; a share of
+    them as ZIP bundles with their attachments."""
     rng = random.Random(seed)
+    which = random.Random(seed + 1)  # the same forms with or without bundles
     kinds = [kind for kind, share in mix for _ in range(share)]
     made = []
     for n in range(count):
         data = form(rng, rng.choice(kinds), n)
         if rng.random() < invalid_share:
             data["address"]["postcode"] = "NOT A POSTCODE"
-        made.append((f"form-{n:05d}.json", json.dumps(data).encode()))
+        if which.random() < bundle_share:
+            made.append((f"bundle-{n:05d}.zip", bundled(n, data)))
+        else:
+            made.append((f"form-{n:05d}.json", json.dumps(data).encode()))
     return made

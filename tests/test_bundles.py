@@ -228,7 +228,7 @@ def test_any_zip_or_piece_of_one_gives_a_result_never_an_error(entries, cut):
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
         for name, data in entries:
-            if name.strip("/"):
+            if name.split("\x00")[0].strip("/"):  # zipfile cuts a name at a NUL
                 archive.writestr(name, data)
     data = out.getvalue()
     for candidate in (data, data[:cut]):

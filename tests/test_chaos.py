@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import ctypes
+import io
 import json
 import os
 import random
@@ -22,16 +23,19 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pypdf import PdfWriter
 
 from conftest import load_example
-from helpers import drop, make_root, outcomes, primary, sha
+from helpers import drop, make_root, outcomes, primary, sha, wait_for
 
 FAST = {
+    "EHFORMS_WATCH__BUNDLE_SETTLE_SECONDS": "0.5",
     "EHFORMS_WATCH__QUIET_SECONDS": "0.2",
     "EHFORMS_WATCH__RESCAN_SECONDS": "0.5",
     "EHFORMS_WATCH__HEARTBEAT_SECONDS": "0.5",
@@ -280,11 +284,48 @@ def form(n: int, form_type: str | None = None) -> bytes:
     return json.dumps(data).encode()
 
 
+def attachment(n: int) -> bytes:
+    """A PDF no other attachment here is."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=100, height=100)
+    writer.add_metadata({"/Title": f"chaos {n:04d}"})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def identity(*parts: bytes) -> str:
+    """The contract's bundle identity, worked out here by hand."""
+    return sha("".join(sorted(sha(p) + "\n" for p in parts)).encode())
+
+
 def drop_forms(root: Path, numbers: range, sent: dict[str, int], **kw: str) -> None:
+    """Forms on their own, and one in five as a bundle with an attachment: a ZIP file, or a
+    folder moved into the inbox whole (as saving to a new folder elsewhere and moving it does)."""
     for n in numbers:
         data = form(n, **kw)
-        drop(root, f"form-{n:04d}.json", data)
-        sent[sha(data)] = n
+        if n % 10 == 3:
+            extra = attachment(n)
+            out = io.BytesIO()
+            with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+                archive.writestr("form.json", data)
+                archive.writestr("assessment.pdf", extra)
+            drop(root, f"bundle-{n:04d}.zip", out.getvalue())
+            sent[identity(data, extra)] = n
+        elif n % 10 == 7:
+            extra = attachment(n)
+            folder = root.parent / f"bundle-{n:04d}"
+            folder.mkdir()
+            (folder / "form.json").write_bytes(data)
+            (folder / "assessment.pdf").write_bytes(extra)
+            old = time.time() - 5
+            for entry in (folder / "form.json", folder / "assessment.pdf", folder):
+                os.utime(entry, (old, old))
+            os.rename(folder, root / "inbox" / folder.name)
+            sent[identity(data, extra)] = n
+        else:
+            drop(root, f"form-{n:04d}.json", data)
+            sent[sha(data)] = n
 
 
 def listing(root: Path, name: str) -> list[Path]:
@@ -297,15 +338,6 @@ def finished(root: Path, count: int) -> bool:
         and not any((root / "inbox").iterdir())
         and not listing(root, "processing")
     )
-
-
-def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def submission_of(folder: str) -> str:
@@ -326,6 +358,10 @@ def assert_exactly_once(root: Path, sent: dict[str, int]) -> None:
         homes = sorted(r["_folder"].parent.name for r in receipts)
         assert homes == sorted(mailboxes), f"form {sent[digest]}: copies in {homes}"
         assert {r["submission_id"] for r in receipts} == {receipts[0]["submission_id"]}
+        for receipt in receipts:  # a bundle's copy holds every attachment, whole
+            for item in receipt["attachments"]:
+                copy = receipt["_folder"] / "attachments" / item["name"]
+                assert sha(copy.read_bytes()) == item["sha256"], f"form {sent[digest]}"
 
     bases = [p for p in (root / "outbox").iterdir() if p.is_dir()] + [root / "rejected"]
     for base in bases:

@@ -310,11 +310,19 @@ def test_demo_routes_the_samples_the_same_on_any_day(runner, tmp_path):
         "notification.json: routed",
         "rfas.json: routed",
         "transfer.json: routed",
+        "patel-transfer.zip: routed",  # a bundle: the form with the documents it names
         "closure.json: routed",  # after the other forms, to see their consent
     ]
     assert "    copy in outbox/sw-north/" in result.output
+    assert "patel-transfer.zip: routed -> outbox/eh-central/" in result.output
+    assert "    2 attachments\n" in result.output
+    (bundle,) = (tmp_path / "outbox" / "eh-central").glob("*_transfer_MC305122_*")
+    assert sorted(p.name for p in (bundle / "attachments").iterdir()) == [
+        "patel-cafa-2026-11.pdf",
+        "patel-consent-signed.pdf",
+    ]
     again = runner.invoke(cli, ["demo", "--root", str(tmp_path)])
-    assert again.output.count(": duplicate -> rejected/") == 5
+    assert again.output.count(": duplicate -> rejected/") == 6
 
 
 def test_render_writes_a_forms_documents(runner, tmp_path):

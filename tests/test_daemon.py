@@ -7,13 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from conftest import FORM_TYPES, load_example
-from helpers import drop, make_root, primary, sha
+from helpers import drop, make_root, primary, sha, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -52,15 +51,6 @@ def log_path(root: Path) -> Path:
 
 def archived(root: Path) -> int:
     return len(list((root / ".ehforms" / "archive").iterdir()))
-
-
-def wait_for(condition, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def burst(root: Path, count: int) -> dict[str, int]:

@@ -30,7 +30,7 @@ from ehforms.mailroom import Mailroom
 from ehforms.pipeline import Postroom
 from ehforms.present import status_text as render_status
 from ehforms.status import summarise
-from helpers import drop, make_root, outcomes, primary, sha
+from helpers import drop, make_root, outcomes, primary, sha, wait_for
 
 FAST = {
     "EHFORMS_WATCH__QUIET_SECONDS": "0.3",
@@ -48,15 +48,6 @@ def form(form_type: str = "rfas", **changes) -> bytes:
 
 def risk_form() -> bytes:
     return form("notification", risk_of_significant_harm=True)
-
-
-def wait_for(condition, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def run_once(root: Path, **kwargs):

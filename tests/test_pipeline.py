@@ -31,6 +31,10 @@ RECEIPT_KEYS = [
     "notes",
     "documents",
     "due",
+    "attachments",
+    "missing_attachments",
+    "left_out",
+    "sent_by",
 ]
 
 

@@ -14,22 +14,13 @@ import helpers
 from conftest import load_example
 from ehforms.pipeline import Postroom
 from ehforms.watch import Settling, Watcher
-from helpers import drop, make_root, primary, sha
+from helpers import drop, make_root, primary, sha, wait_for
 
 FAST = {
     "EHFORMS_WATCH__QUIET_SECONDS": "0.5",
     "EHFORMS_WATCH__RESCAN_SECONDS": "0.5",
     "EHFORMS_WATCH__HEARTBEAT_SECONDS": "0.2",
 }
-
-
-def wait_for(condition, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def Running(root: Path, **kwargs) -> helpers.Running:  # noqa: N802 - used as a class

@@ -96,8 +96,22 @@ DEFAULTS: dict[str, Any] = {
         "rescan_seconds": 30.0,
         "heartbeat_seconds": 5.0,
         "retry_max_seconds": 300.0,
+        # a subfolder of the inbox (a bundle) is taken once nothing in it changed for this long
+        "bundle_settle_seconds": 60.0,
+    },
+    # The contract's [limits] (form_bytes, the size of one form, is max_file_bytes above until
+    # it is set here): one attachment, attachments in a bundle, a bundle unpacked, how many
+    # times an entry may inflate, lines in errors.txt.
+    "limits": {
+        "attachment_bytes": 10 * 1024 * 1024,
+        "attachments": 20,
+        "bundle_bytes": 50 * 1024 * 1024,
+        "ratio": 100,
+        "messages": 100,
     },
 }
+
+MB = 1024 * 1024
 
 _MAILBOX_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _DISTRICT = re.compile(r"^[A-Z]{1,2}[0-9][0-9A-Z]?$")
@@ -143,6 +157,13 @@ class Config:
     retry_max_seconds: float
     # [limits] messages: at most this many problems listed for one form (errors.txt lines).
     max_messages: int = 100
+    # [limits] for bundles: bytes of one attachment, attachments in a bundle, bytes of a whole
+    # bundle unpacked, and how many times an entry may inflate
+    attachment_bytes: int = 10 * 1024 * 1024
+    max_attachments: int = 20
+    bundle_bytes: int = 50 * 1024 * 1024
+    max_ratio: int = 100
+    bundle_settle_seconds: float = 60.0
 
     @property
     def mailboxes(self) -> tuple[str, ...]:
@@ -360,6 +381,17 @@ def build_config(data: Mapping[str, Any]) -> Config:
             watch.get("retry_max_seconds"), "watch.retry_max_seconds", minimum=0.1
         ),
         max_messages=int(_number(limits.get("messages", 100), "limits.messages", minimum=2)),
+        attachment_bytes=int(
+            _number(limits.get("attachment_bytes", 10 * MB), "limits.attachment_bytes", minimum=1)
+        ),
+        max_attachments=int(_number(limits.get("attachments", 20), "limits.attachments")),
+        bundle_bytes=int(
+            _number(limits.get("bundle_bytes", 50 * MB), "limits.bundle_bytes", minimum=1024)
+        ),
+        max_ratio=int(_number(limits.get("ratio", 100), "limits.ratio", minimum=1)),
+        bundle_settle_seconds=_number(
+            watch.get("bundle_settle_seconds", 60.0), "watch.bundle_settle_seconds"
+        ),
     )
 
 

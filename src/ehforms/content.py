@@ -25,3 +25,26 @@ def samples() -> Iterator[tuple[str, bytes]]:
     for item in sorted(folder.iterdir(), key=lambda i: i.name):
         if item.name.endswith(".json"):
             yield item.name, item.read_bytes()
+
+
+def sample_bundles() -> Iterator[tuple[str, bytes]]:
+    """The sample bundles (a form with the documents it names), each as the ZIP file business
+    support would drop: ``samples/bundles/<name>/`` becomes ``<name>.zip``."""
+    import io
+    import zipfile
+
+    folder = resources.files("ehforms") / "samples" / "bundles"
+    if not folder.is_dir():
+        return
+    for bundle in sorted(folder.iterdir(), key=lambda i: i.name):
+        if not bundle.is_dir():
+            continue
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            for item in sorted(bundle.iterdir(), key=lambda i: i.name):
+                if item.is_file():
+                    # a fixed time: the same sample is the same ZIP every time
+                    entry = zipfile.ZipInfo(item.name, date_time=(2026, 11, 20, 11, 15, 0))
+                    entry.compress_type = zipfile.ZIP_DEFLATED
+                    archive.writestr(entry, item.read_bytes())
+        yield f"{bundle.name}.zip", out.getvalue()

@@ -276,10 +276,10 @@ class Root:
 
     def demo(self, received_at: dt.datetime) -> tuple[list[str], Batch]:
         """Make the root if needed, drop the sample forms in, and process them."""
-        from ehforms.content import samples
+        from ehforms.content import sample_bundles, samples
 
         made = init(self.path)
-        for name, data in samples():
+        for name, data in [*samples(), *sample_bundles()]:
             (self.mailroom.inbox / name).write_bytes(data)
         return made, self.process(received_at=received_at)
 

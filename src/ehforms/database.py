@@ -190,11 +190,12 @@ _CLAIM = submissions.insert().values(
     received_at=sa.bindparam("b_received_at"),
     state="claimed",
     claim_seq=sa.bindparam("b_claim_seq"),
+    form_sha256=sa.bindparam("b_form_sha256"),
 )
 _REHASH = (
     submissions.update()
     .where(submissions.c.submission_id == _ID)
-    .values(sha256=sa.bindparam("b_sha256"))
+    .values(sha256=sa.bindparam("b_sha256"), form_sha256=sa.bindparam("b_form_sha256"))
 )
 _FIRST = (
     sa.select(*SEEN)

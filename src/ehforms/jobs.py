@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ehforms import routing
+from ehforms.bundles import Bundle, Limits, read_folder, read_zip
 from ehforms.config import Config
 from ehforms.errors import DeliveryError, LedgerError
 from ehforms.files import NotARegularFile, display_name, open_regular
 from ehforms.mailroom import LEDGER, Claim, Mailroom, Outcome
-from ehforms.outcomes import build, prepare
+from ehforms.outcomes import build, prepare, prepare_bundle
 from ehforms.render import renderer_for
 from ehforms.submission import may_be_urgent
 from ehforms.workers import bind_to_parent
@@ -36,6 +37,9 @@ class Job:
     first: Seen | None = None
     poisoned: bool = False  # ehforms failed on it twice: deliver it plainly, with a message
     recovered: bool = False  # found in processing/ (its first bytes not looked at this run)
+    # a bundle's form's own hash (``sha256`` is then the bundle's identity); for a lone file None
+    form_sha256: str | None = None
+    same_form_as: str | None = None  # the first submission of the same form, other attachments
 
 
 @dataclass
@@ -97,13 +101,43 @@ def read_claimed(path: Path, limit: int) -> tuple[bytes, str]:
     return bytes(kept), digest.hexdigest()
 
 
-def job_for(claim: Claim, fd: int | None = None) -> Job:
+def read_bundle(claim: Claim, limits: Limits) -> tuple[Bundle, str, bytes]:
+    """A claimed bundle read (a ZIP in memory, a folder entry by entry): the bundle, its
+    identity, and the ZIP's own bytes (empty for a folder)."""
+    if claim.bundle == "folder":
+        bundle = read_folder(claim.path, limits)
+        return bundle, _identity(bundle, None, claim.submission_id), b""
+    data, sha256 = read_claimed(claim.path, limits.bundle_bytes + 1)
+    if len(data) > limits.bundle_bytes:
+        bundle = Bundle(
+            None,
+            problem=f"The ZIP file is larger than {limits.bundle_bytes // (1024 * 1024)} MB: "
+            "send fewer or smaller attachments",
+        )
+    else:
+        bundle = read_zip(data, limits)
+    return bundle, _identity(bundle, sha256, claim.submission_id), data
+
+
+def _identity(bundle: Bundle, sha256: str | None, submission_id: str) -> str:
+    """The contract's identity, from what was read; a bundle with nothing readable in it is
+    known by the ZIP's own hash (a folder's: never the same as another's)."""
+    if bundle.forms or bundle.form is not None or bundle.attachments:
+        return bundle.identity
+    return sha256 or hashlib.sha256(f"folder {submission_id}".encode()).hexdigest()
+
+
+def job_for(claim: Claim, fd: int | None = None, limits: Limits | None = None) -> Job:
     """A claimed file's job: its hash, through ``fd`` (opened before the claim) where given;
-    an entry that is not a file gets none, and is set aside."""
+    an entry that is not a file gets none, and is set aside. A bundle's hash is its identity."""
     kind = claim.kind
     if kind is not None:
         log.info("submission %s: claimed (not a file: set aside)", claim.submission_id)
         return Job(claim, None, kind)
+    if claim.bundle is not None:
+        bundle, identity, _ = read_bundle(claim, limits or Limits())
+        log.info("submission %s: claimed (a bundle)", claim.submission_id)
+        return Job(claim, identity, form_sha256=bundle.form.sha256 if bundle.form else None)
     if fd is None:
         with os.fdopen(open_regular(claim.path), "rb") as handle:
             sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
@@ -147,7 +181,22 @@ def _work(job: Job, mailroom: Mailroom, ledger: Ledger | LazyLedger) -> Result:
     claim = job.claim
     sid, received_at = claim.submission_id, claim.received_at
     data = b""
-    if job.kind is None:
+    bundle = None
+    if job.kind is None and claim.bundle is not None:
+        try:
+            bundle, identity, data = read_bundle(claim, Limits.of(config))
+        except NotARegularFile as odd:  # swapped for a link since it was claimed
+            job = dataclasses.replace(job, kind=odd.kind, sha256=None)
+        except OSError as error:
+            return Result(claim, error=f"Could not read the claimed bundle: {error.strerror}")
+        else:
+            if identity != job.sha256:
+                return Result(
+                    claim,
+                    error="The bundle changed after it was taken from the inbox (still being "
+                    "copied?): it is read again",
+                )
+    elif job.kind is None:
         try:  # past the size limit, the rest is hashed but not kept
             data, sha256 = read_claimed(claim.path, config.max_file_bytes + 1)
         except NotARegularFile as odd:  # swapped for a link since it was claimed
@@ -167,8 +216,11 @@ def _work(job: Job, mailroom: Mailroom, ledger: Ledger | LazyLedger) -> Result:
         facts = dataclasses.replace(facts, kind=job.kind)
     elif job.poisoned:
         # the thorough look (pypdf) may be what failed twice: the cheap one, failing safe
+        pieces = [data] + ([f.data for f in bundle.forms] + list(bundle.unread) if bundle else [])
         facts = dataclasses.replace(
-            facts, fault=routing.FAILED_TWICE, may_be_urgent=may_be_urgent(data, thorough=False)
+            facts,
+            fault=routing.FAILED_TWICE,
+            may_be_urgent=any(may_be_urgent(p, thorough=False) for p in pieces if p),
         )
     elif job.first is not None:
         first = job.first
@@ -177,24 +229,43 @@ def _work(job: Job, mailroom: Mailroom, ledger: Ledger | LazyLedger) -> Result:
         facts = dataclasses.replace(facts, earlier=earlier)
     else:
         try:
-            outcome = prepare(
-                name=claim.source,
-                data=data,
-                config=config,
-                renderer=renderer_for(mailroom.root),
-                withheld_for=ledger.withheld,
-                sha256=job.sha256,
-                submission_id=sid,
-                received_at=received_at,
-            )
+            if bundle is not None:
+                outcome = prepare_bundle(
+                    bundle=bundle,
+                    source=claim.source,
+                    identity=job.sha256 or "",
+                    raw=data,
+                    config=config,
+                    renderer=renderer_for(mailroom.root),
+                    withheld_for=ledger.withheld,
+                    submission_id=sid,
+                    received_at=received_at,
+                    same_form_as=job.same_form_as,
+                )
+            else:
+                outcome = prepare(
+                    name=claim.source,
+                    data=data,
+                    config=config,
+                    renderer=renderer_for(mailroom.root),
+                    withheld_for=ledger.withheld,
+                    sha256=job.sha256,
+                    submission_id=sid,
+                    received_at=received_at,
+                )
         except LedgerError as error:  # busy for a closure's withheld list: try again later
             return Result(claim, error=str(error))
         except MemoryError:  # not the form's fault alone: counted, and tried again alone
             return Result(claim, failure="MemoryError")
         except Exception as error:  # a bug must not lose the file: give it an outcome
             _log_fault(claim.submission_id, "preparing", error)
+            pieces = [data] + (
+                [f.data for f in bundle.forms] + list(bundle.unread) if bundle else []
+            )
             facts = dataclasses.replace(
-                facts, fault=type(error).__name__, may_be_urgent=may_be_urgent(data)
+                facts,
+                fault=type(error).__name__,
+                may_be_urgent=any(may_be_urgent(p) for p in pieces if p) or not any(pieces),
             )
     if outcome is None:
         outcome = build(

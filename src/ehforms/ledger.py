@@ -117,8 +117,16 @@ class Ledger:
             },
         )
 
-    def claimed(self, claims: Iterable[tuple[str, str | None, str, dt.datetime]]) -> None:
-        """Record claimed files (id, sha256, source, received_at) in one transaction, in order.
+    def claimed(
+        self,
+        claims: Iterable[
+            tuple[str, str | None, str, dt.datetime]
+            | tuple[str, str | None, str, dt.datetime, str | None]
+        ],
+    ) -> None:
+        """Record claimed files (id, sha256, source, received_at[, form_sha256]) in one
+        transaction, in order. ``form_sha256`` is a bundle's form's own hash (``sha256`` being
+        the bundle's identity); for a lone file it is its ``sha256``.
 
         A claim already recorded keeps its place in the claim order; its hash is brought up to
         date (the file may have changed before it was read again)."""
@@ -139,7 +147,9 @@ class Ledger:
                 known.update({submission_id: state for submission_id, state in rows})
             new, rehashed, claimed_events = [], [], []
             at = _now()
-            for submission_id, sha256, source, received_at in claims:
+            for claim in claims:
+                submission_id, sha256, source, received_at = claim[:4]
+                form_sha256 = claim[4] if len(claim) > 4 else sha256
                 if submission_id not in known:
                     seq += 1
                     known[submission_id] = "claimed"
@@ -150,6 +160,7 @@ class Ledger:
                             "b_source": source,
                             "b_received_at": received_at.isoformat(),
                             "b_claim_seq": seq,
+                            "b_form_sha256": form_sha256,
                         }
                     )
                     claimed_events.append(
@@ -161,7 +172,13 @@ class Ledger:
                         }
                     )
                 elif known[submission_id] == "claimed":
-                    rehashed.append({"b_submission_id": submission_id, "b_sha256": sha256 or ""})
+                    rehashed.append(
+                        {
+                            "b_submission_id": submission_id,
+                            "b_sha256": sha256 or "",
+                            "b_form_sha256": form_sha256,
+                        }
+                    )
             for statement, rows_ in ((_CLAIM, new), (_REHASH, rehashed), (_EVENT, claimed_events)):
                 if rows_:
                     connection.execute(statement, rows_)  # one executemany each
@@ -231,6 +248,39 @@ class Ledger:
             earliest = first.get(sha)
             if earliest is not None and sid in seq_of and earliest[0] < seq_of[sid]:
                 found[sid] = earliest[1]
+        return found
+
+    def first_forms(self, claims: Iterable[tuple[str, str | None, str | None]]) -> dict[str, str]:
+        """For a batch of (submission_id, sha256, form_sha256): the first submission claimed
+        before each that had the same form with other attachments (another identity), by id.
+        Those with none are left out."""
+        read = [(sid, sha, form) for sid, sha, form in claims if form]
+        forms = sorted({form for _, _, form in read})
+        rows_by_form: dict[str, list[tuple[int, str, str]]] = {}
+        seq_of: dict[str, int] = {}
+        with self.reading() as connection:
+            for start in range(0, len(forms), 500):
+                rows = connection.execute(
+                    sa.select(
+                        submissions.c.submission_id,
+                        submissions.c.sha256,
+                        submissions.c.form_sha256,
+                        submissions.c.claim_seq,
+                    ).where(submissions.c.form_sha256.in_(forms[start : start + 500]))
+                )
+                for submission_id, sha, form, seq in rows:
+                    seq_of[submission_id] = seq
+                    rows_by_form.setdefault(form, []).append((seq, submission_id, sha))
+        found = {}
+        for sid, sha, form in read:
+            mine = seq_of.get(sid)
+            earlier = sorted(
+                (seq, other)
+                for seq, other, other_sha in rows_by_form.get(form, [])
+                if mine is not None and seq < mine and other_sha != sha
+            )
+            if earlier:
+                found[sid] = earlier[0][1]
         return found
 
     def get(self, submission_id: str) -> Seen | None:

@@ -18,6 +18,8 @@ import json
 import logging
 import os
 import shutil
+import stat
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ from typing import Any
 
 from ulid import ULID
 
+from ehforms.bundles import is_zip_name, settle_state
 from ehforms.config import Config
 from ehforms.errors import ClaimError, DeliveryError, RootError
 from ehforms.files import (
@@ -54,6 +57,7 @@ ARCHIVE = "archive"
 PARTIAL = ".partial-"
 LEDGER = "ledger.sqlite3"
 LOCK = "lock"
+ATTACHMENTS = "attachments"  # a bundle's attachments, inside each of its outcome folders
 # Beside a claimed file: which mailboxes already have its outcome, so a retry after a partial
 # delivery (or a crash) writes only what is missing.
 DELIVERED = ".delivered-"
@@ -74,11 +78,26 @@ class Claim:
 
     @property
     def kind(self) -> str | None:
-        """None for a regular file; else what the entry is (a link, a pipe...)."""
+        """None for a regular file or a bundle's folder; else what the entry is (a link, a
+        pipe...)."""
         try:
-            return kind_of(os.lstat(self.path).st_mode)
+            mode = os.lstat(self.path).st_mode
         except OSError:
             return None
+        return None if stat.S_ISDIR(mode) else kind_of(mode)
+
+    @property
+    def bundle(self) -> str | None:
+        """``"zip"`` or ``"folder"`` when the claim is a bundle; None for a lone file."""
+        try:
+            mode = os.lstat(self.path).st_mode
+        except OSError:
+            return None
+        if stat.S_ISDIR(mode):
+            return "folder"
+        if stat.S_ISREG(mode) and is_zip_name(self.path.name):
+            return "zip"
+        return None
 
     @property
     def home(self) -> Path:
@@ -101,6 +120,10 @@ class Outcome:
     documents: Mapping[str, bytes] | None = None
     case_id: str | None = None
     case_data: Mapping[str, Any] | None = None
+    # a bundle's: its form file(s), written in place of the claimed ZIP or folder (which stays
+    # in the archive), and its checked attachments, written into attachments/
+    originals: tuple[tuple[str, bytes], ...] | None = None
+    attachments: tuple[tuple[str, bytes], ...] | None = None
 
     @property
     def mailboxes(self) -> list[str]:
@@ -204,21 +227,42 @@ class Mailroom(MailboxViews):
 
     # -- the inbox ----------------------------------------------------------------------
 
-    def candidates(self) -> list[Path]:
-        """Entries directly in the inbox to take: regular files, and links, pipes, sockets and
-        devices (taken to be set aside, never opened). Subfolders are left alone."""
+    def candidates(self, now: float | None = None) -> list[Path]:
+        """Entries directly in the inbox to take: regular files (a ZIP file is a bundle), links,
+        pipes, sockets and devices (taken to be set aside, never opened), and subfolders (bundles)
+        once nothing in them has changed for ``bundle_settle_seconds``."""
         found = []
+        now = time.time() if now is None else now
         with os.scandir(self.inbox) as entries:
             for entry in entries:
                 if ignored(entry.name):
                     continue
                 try:
                     if entry.is_dir(follow_symlinks=False):
-                        continue
+                        settled, _ = settle_state(
+                            Path(entry.path), now, self.config.bundle_settle_seconds
+                        )
+                        if not settled:
+                            continue
                 except OSError:
                     continue
                 found.append(Path(entry.path))
         return found
+
+    def unsettled(self, now: float, older_than: float = 3600.0) -> int:
+        """Subfolders of the inbox not taken because they have not settled (still changing, or
+        holding a copy's temporary file) although they have been there over ``older_than``."""
+        count = 0
+        with contextlib.suppress(OSError), os.scandir(self.inbox) as entries:
+            for entry in entries:
+                if ignored(entry.name) or not entry.is_dir(follow_symlinks=False):
+                    continue
+                settled, oldest = settle_state(
+                    Path(entry.path), now, self.config.bundle_settle_seconds
+                )
+                if not settled and oldest <= now - older_than:
+                    count += 1
+        return count
 
     def claim(self, path: Path, received_at: dt.datetime) -> Claim | None:
         """Take a file from the inbox by atomic rename; None when another process took it."""
@@ -331,12 +375,21 @@ class Mailroom(MailboxViews):
         An entry that is not a regular file (a link, a pipe) is never opened or copied: it is
         kept in the archive, and the receipt says what it was."""
         write = self.write_file
-        if claim.kind is None:
+        if outcome.originals is not None:
+            for name, data in _unclashed(outcome.originals).items():
+                write(folder / name, data, checked=True)
+        elif claim.kind is None and claim.bundle != "folder":
             self.copy_file(claim.path, folder / safe_file_name(claim.source))
         if outcome.form_json is not None:
             write(folder / "form.json", outcome.form_json, checked=True)
         for name, data in (outcome.documents or {}).items():
             write(folder / safe_file_name(name), data, checked=True)
+        if outcome.attachments:
+            attachments = folder / ATTACHMENTS
+            attachments.mkdir(mode=self.config.dir_mode)
+            set_mode(attachments, self.config.dir_mode)
+            for name, data in _unclashed(outcome.attachments).items():
+                write(attachments / name, data, checked=True)
         if outcome.errors_txt:
             write(folder / "errors.txt", outcome.errors_txt.encode("utf-8"), checked=True)
         write(folder / "receipt.json", outcome.receipt.to_json(), checked=True)
@@ -358,6 +411,24 @@ class Mailroom(MailboxViews):
         if target.exists():  # a crash after an earlier archive: keep both, lose nothing
             target = self.archive / f"{home.name}-{ULID()}"
         os.rename(home, target)
+
+
+def _unclashed(files: Iterable[tuple[str, bytes]]) -> dict[str, bytes]:
+    """Files under safe names, none the same as another but for capital letters."""
+    out: dict[str, bytes] = {}
+    taken: set[str] = set()
+    for name, data in files:
+        safe = safe_file_name(name)
+        stem, dot, suffix = safe.rpartition(".")
+        if not dot:
+            stem, suffix = safe, ""
+        n = 1
+        while safe.lower() in taken:
+            n += 1
+            safe = f"{stem}-{n}.{suffix}" if suffix else f"{stem}-{n}"
+        taken.add(safe.lower())
+        out[safe] = data
+    return out
 
 
 def _claim_message(error: OSError, *, making: bool) -> str:

@@ -15,18 +15,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ehforms import routing
+from ehforms.bundles import Bundle, Entry
 from ehforms.config import Config
 from ehforms.documents import PRO_FORMA, TITLES, Planned
 from ehforms.documents import plan as plan_documents
-from ehforms.forms import FieldError, Validation
+from ehforms.forms import FieldError, Validation, named_documents
 from ehforms.mailroom import Outcome
 from ehforms.names import folder_name
-from ehforms.receipts import Receipt
+from ehforms.receipts import Attachment, LeftOut, Receipt
 from ehforms.render import PRO_FORMA_MAX_PAGES, Renderer
 from ehforms.submission import (
     check,
     errors_text,
     form_json,
+    may_be_urgent,
 )
 
 log = logging.getLogger("ehforms")
@@ -47,6 +49,8 @@ def receipt(
     errors: Iterable[FieldError] = (),
     duplicate_of: str | None = None,
     documents: Iterable[str] = (),
+    bundle: Bundle | None = None,
+    missing_attachments: Iterable[str] = (),
 ) -> Receipt:
     return Receipt(
         submission_id=submission_id,
@@ -62,6 +66,12 @@ def receipt(
         notes=tuple(decision.notes),
         documents=tuple(documents),
         due=tuple(decision.due),
+        attachments=tuple(
+            Attachment(a.name, a.sha256, len(a.data))
+            for a in (bundle.attachments if bundle else ())
+        ),
+        missing_attachments=tuple(missing_attachments),
+        left_out=tuple(LeftOut(x.name, x.reason) for x in (bundle.left_out if bundle else ())),
     )
 
 
@@ -165,6 +175,80 @@ def prepare(
     )
 
 
+def prepare_bundle(
+    *,
+    bundle: Bundle,
+    source: str,
+    identity: str,
+    submission_id: str,
+    received_at: dt.datetime,
+    config: Config,
+    renderer: Renderer | None = None,
+    withheld_for: Callable[[str], list[str] | None] = lambda case_id: None,
+    raw: bytes = b"",
+    same_form_as: str | None = None,
+) -> Outcome:
+    """:func:`prepare` for a bundle: its one form checked and routed like a form on its own,
+    with its attachments, what it names and lacks, and what was left out. A bundle refused as a
+    whole is rejected, but a form in it with a safeguarding signal (or, with no readable form,
+    anything in it that may be one) goes to MASH."""
+    chosen: Entry | None = bundle.form
+    validation = None
+    if chosen is not None:
+        validation = check(chosen.name, chosen.data, received_at, config)
+    else:
+        for form in bundle.forms:
+            found = check(form.name, form.data, received_at, config)
+            if found.safeguarding or found.form_type == "marf":
+                chosen, validation = form, found
+                break
+    signal = False
+    if bundle.problem is not None and validation is None:
+        # nothing readable says risk: look at what could not be read, failing safe
+        signal = any(may_be_urgent(data) for data in bundle.unread) or (
+            bool(raw) and not bundle.forms and may_be_urgent(raw)
+        )
+    missing: tuple[str, ...] = ()
+    if bundle.problem is None and validation is not None:
+        have = {a.name.lower() for a in bundle.attachments}
+        content = validation.data if validation.data is not None else validation.raw
+        missing = tuple(
+            name
+            for name in named_documents(content)
+            if name.replace("\\", "/").rsplit("/", 1)[-1].lower() not in have
+        )
+    facts = routing.Submission(
+        submission_id,
+        received_at,
+        validation,
+        may_be_urgent=signal,
+        refused=bundle.problem,
+        missing_attachments=missing,
+        same_form_as=same_form_as,
+    )
+    decision = routing.decide(facts, config)
+    made = None
+    if renderer is not None and validation is not None and decision.delivered:
+        made = documents_for(validation, decision, config, received_at, renderer, withheld_for)
+    forms = bundle.forms or ((chosen,) if chosen else ())
+    if chosen is not None:  # the form that was read first, then any other
+        forms = (chosen,) + tuple(f for f in forms if f is not chosen)
+    outcome = build(
+        facts,
+        decision,
+        source=source,
+        sha256=identity,
+        documents=made,
+        bundle=bundle,
+        originals=tuple((f.name, f.data) for f in forms),
+    )
+    if raw and not decision.delivered:
+        # a ZIP file that is rejected is put in rejected/ as it came, to be put right and sent
+        # again; a folder's files (it has no one file) are written out
+        outcome = dataclasses.replace(outcome, originals=None, attachments=None)
+    return outcome
+
+
 def build(
     facts: routing.Submission,
     decision: routing.Decision,
@@ -172,13 +256,21 @@ def build(
     source: str,
     sha256: str | None,
     documents: Documents | None = None,
+    bundle: Bundle | None = None,
+    originals: tuple[tuple[str, bytes], ...] | None = None,
 ) -> Outcome:
-    """The outcome of a decided submission: its receipt, folder and files to write."""
+    """The outcome of a decided submission: its receipt, folder and files to write.
+
+    For a bundle: ``originals`` (its forms' files) are written in place of the claimed ZIP or
+    folder, its attachments go into ``attachments/``, and ``errors.txt`` names what was left
+    out."""
     validation = facts.validation if decision.problem is None else None
     if decision.problem is not None:
         errors: tuple[FieldError, ...] = (FieldError(None, decision.problem),)
     else:
         errors = validation.errors if validation is not None else ()
+        if facts.refused is not None:
+            errors = (FieldError(None, facts.refused),) + errors
     form = None
     if validation is not None:
         form = validation.data if validation.valid else validation.raw
@@ -196,16 +288,28 @@ def build(
         errors=errors,
         duplicate_of=decision.duplicate_of,
         documents=files,
+        bundle=bundle,
+        missing_attachments=facts.missing_attachments,
     )
+    errors_txt = errors_text(errors)
+    if bundle is not None and bundle.left_out and decision.problem is None:
+        errors_txt += "".join(
+            f"{x.name}: left out of the bundle because {x.reason}\n" for x in bundle.left_out
+        )
+    delivered_bundle = bundle is not None and decision.problem is None
     return Outcome(
         receipt=built,
         folder=folder_name(facts.received_at, facts.form_type, case_id, facts.submission_id),
         form_json=form_json(form) if decision.delivered and form is not None else None,
-        errors_txt=errors_text(errors) or None,
+        errors_txt=errors_txt or None,
         documents=files,
         case_id=case_id,
         case_data=validation.data
         if validation is not None and decision.status == routing.ROUTED
+        else None,
+        originals=originals if delivered_bundle else None,
+        attachments=tuple((a.name, a.data) for a in bundle.attachments)
+        if bundle is not None and delivered_bundle
         else None,
     )
 

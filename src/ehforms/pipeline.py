@@ -20,6 +20,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ehforms.bundles import Limits, settle_state
 from ehforms.config import Config
 from ehforms.errors import ClaimError
 from ehforms.files import NotARegularFile, open_regular
@@ -122,6 +123,12 @@ class Postroom:
         now = time.monotonic()
         if retry is not None and retry.not_before > now:
             return None
+        if path.is_dir() and not path.is_symlink():
+            # a bundle's folder is taken whole, once settled, never half-copied; a later scan
+            # finds it again when it has
+            settled, _ = settle_state(path, time.time(), self.config.bundle_settle_seconds)
+            if not settled:
+                return None
         try:
             # a file that cannot be read stays where business support can put it right
             fd = open_regular(path)
@@ -157,13 +164,19 @@ class Postroom:
             log.info("a file in the inbox cannot be taken (%s): tried again later", reason)
         note(retry, now, self.config.retry_max_seconds, reason)
 
-    @staticmethod
-    def _job(claim: Claim, fd: int | None = None) -> Job:
-        return job_for(claim, fd)
+    def _job(self, claim: Claim, fd: int | None = None) -> Job:
+        return job_for(claim, fd, Limits.of(self.config))
 
     def _record(self, jobs: list[Job]) -> None:
         self.ledger.claimed(
-            (j.claim.submission_id, j.sha256, j.claim.source, j.claim.received_at) for j in jobs
+            (
+                j.claim.submission_id,
+                j.sha256,
+                j.claim.source,
+                j.claim.received_at,
+                j.form_sha256 or j.sha256,
+            )
+            for j in jobs
         )
 
     def recovered(self, now: float) -> list[Job]:
@@ -254,8 +267,14 @@ class Postroom:
         closures: list[Job] = []
         repeats: list[Job] = []
         earlier = self.ledger.first_copies((j.claim.submission_id, j.sha256) for j in jobs)
+        same_form = self.ledger.first_forms(
+            (j.claim.submission_id, j.sha256, j.form_sha256 or j.sha256)
+            for j in jobs
+            if j.claim.submission_id not in earlier
+        )
         for job in jobs:
             job.first = earlier.get(job.claim.submission_id)
+            job.same_form_as = same_form.get(job.claim.submission_id)
             if job.first is not None:
                 repeats.append(job)
             elif job.kind is None and self._looks_like_closure(job):

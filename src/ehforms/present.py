@@ -30,6 +30,14 @@ def describe(result: Any) -> str:
     urgent = ", urgent" if receipt.priority == "urgent" else ""
     lines = [f"{receipt.source}: {receipt.status}{urgent} -> {where}{outcome.folder}"]
     lines += [f"    copy in outbox/{m}/" for m in mailboxes[1:]]
+    if receipt.attachments or receipt.left_out or receipt.missing_attachments:
+        count = len(receipt.attachments)
+        parts = [f"{count} attachment{'' if count == 1 else 's'}"]
+        if receipt.left_out:
+            parts.append(f"{len(receipt.left_out)} left out (see errors.txt)")
+        if receipt.missing_attachments:
+            parts.append(f"{len(receipt.missing_attachments)} named on the form but missing")
+        lines.append("    " + ", ".join(parts))
     lines += [f"    {problem.message}" for problem in receipt.errors[:3]]
     if len(receipt.errors) > 3:
         lines.append(f"    and {len(receipt.errors) - 3} more in errors.txt")
@@ -57,6 +65,14 @@ def status_text(summary: dict[str, Any]) -> str:
         lines.append(
             f"{unreadable} file{'s' if unreadable > 1 else ''} in the inbox cannot be read: "
             f"check {'their' if unreadable > 1 else 'its'} permissions"
+        )
+    unsettled = summary.get("unsettled_folders", 0)
+    if unsettled:
+        lines.append(
+            f"{unsettled} folder{'s' if unsettled > 1 else ''} in the inbox "
+            f"{'have' if unsettled > 1 else 'has'} been changing, or holding a file still "
+            "being copied (.part, .tmp, ~$), for over an hour, and "
+            f"{'are' if unsettled > 1 else 'is'} not taken: check the copy finished"
         )
     if summary.get("disk_full"):
         lines.append(

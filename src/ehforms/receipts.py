@@ -18,6 +18,29 @@ from ehforms.routing import Due, Priority, Status
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """An attachment delivered with a bundled form: its entry's base name, hash and size."""
+
+    name: str
+    sha256: str
+    bytes: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "sha256": self.sha256, "bytes": self.bytes}
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """An entry of a bundle that was left out, and what is wrong with it."""
+
+    entry: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"entry": self.entry, "message": self.message}
+
+
+@dataclass(frozen=True)
 class Receipt:
     submission_id: str
     source: str
@@ -32,6 +55,10 @@ class Receipt:
     notes: tuple[str, ...] = ()
     documents: tuple[str, ...] = ()
     due: tuple[Due, ...] = field(default=())
+    attachments: tuple[Attachment, ...] = ()
+    missing_attachments: tuple[str, ...] = ()
+    left_out: tuple[LeftOut, ...] = ()
+    sent_by: str | None = None  # the web account that sent it
 
     def with_notes(self, *notes: str) -> Receipt:
         return replace(self, notes=self.notes + notes)
@@ -52,6 +79,10 @@ class Receipt:
             "notes": list(self.notes),
             "documents": list(self.documents),
             "due": [d.as_dict() for d in self.due],
+            "attachments": [a.as_dict() for a in self.attachments],
+            "missing_attachments": list(self.missing_attachments),
+            "left_out": [x.as_dict() for x in self.left_out],
+            "sent_by": self.sent_by,
         }
 
     def to_json(self) -> bytes:
@@ -77,6 +108,15 @@ class Receipt:
             due=tuple(
                 Due(d["what"], dt.datetime.fromisoformat(d["by"])) for d in data.get("due", [])
             ),
+            attachments=tuple(
+                Attachment(str(a["name"]), str(a["sha256"]), int(a["bytes"]))
+                for a in data.get("attachments") or ()
+            ),
+            missing_attachments=tuple(str(m) for m in data.get("missing_attachments") or ()),
+            left_out=tuple(
+                LeftOut(str(x["entry"]), str(x["message"])) for x in data.get("left_out") or ()
+            ),
+            sent_by=data.get("sent_by"),
         )
 
     @classmethod

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ehforms.bundles import heads, is_zip_name
 from ehforms.errors import ClaimError
 from ehforms.files import NotARegularFile, open_regular
 from ehforms.submission import hints
@@ -67,6 +68,12 @@ def urgent_first(closures: set[str], paths: Iterable[Path]) -> list[Path]:
     closure are added to ``closures``, from the same one look at each file's first bytes."""
 
     def order(path: Path) -> tuple[int, float]:
+        if is_zip_name(path.name) or (path.is_dir() and not path.is_symlink()):
+            try:
+                mtime = os.lstat(path).st_mtime
+            except OSError:
+                return (1, 0.0)
+            return (0 if any(hints(head)[0] for head in heads(path)) else 1, mtime)
         try:
             mtime = os.lstat(path).st_mtime
             with os.fdopen(open_regular(path), "rb") as handle:

@@ -6,6 +6,7 @@ it and the same form routes the same way every time.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -93,6 +94,11 @@ class Submission:
     earlier: Earlier | None = None  # the same bytes came before
     fault: str | None = None  # ehforms itself failed on it: why
     may_be_urgent: bool = False  # for a fault: whether anything in it may mean risk
+    # a bundle: why it is refused as a whole (its form, if any, is ``validation``), what the
+    # form names that the bundle lacks, and the first earlier submission of the same form
+    refused: str | None = None
+    missing_attachments: tuple[str, ...] = ()
+    same_form_as: str | None = None
 
     @property
     def form_type(self) -> str | None:
@@ -139,9 +145,48 @@ def decide(submission: Submission, config: Config) -> Decision:
                 "If it is a new form, change it and send it again"
             ),
         )
+    if submission.refused is not None:
+        return _refused(submission, config)
     if submission.validation is None:
         raise ValueError("a submission to route needs its validation")
-    return route(submission.validation, config, submission.received_at)
+    decision = route(submission.validation, config, submission.received_at)
+    return _with_bundle_notes(decision, submission)
+
+
+def _refused(submission: Submission, config: Config) -> Decision:
+    """A bundle refused as a whole (no form, two forms, a damaged or oversized archive): a
+    form in it with a safeguarding signal still goes to MASH, urgent; the rest is rejected with
+    the bundle's problem (the outcome adds it to the errors)."""
+    validation = submission.validation
+    signal = submission.may_be_urgent or (
+        validation is not None and (validation.safeguarding or validation.form_type == "marf")
+    )
+    if not signal:
+        return Decision(REJECTED)
+    followup: tuple[Due, ...] = ()
+    if validation is None or validation.form_type in (None, "marf"):
+        followup = (_written_followup(config, submission.received_at),)
+    return Decision(
+        REDIRECTED,
+        (config.mash_mailbox,),
+        URGENT,
+        followup,
+        (
+            "This bundle could not be taken as it is, but a form in it may be a safeguarding "
+            "concern: sent to MASH at once, marked urgent, with what could be read of it",
+        ),
+    )
+
+
+def _with_bundle_notes(decision: Decision, submission: Submission) -> Decision:
+    notes = list(decision.notes)
+    for name in submission.missing_attachments:
+        notes.append(f"The form names {name}, which is not in the bundle: ask the sender for it")
+    if submission.same_form_as is not None:
+        notes.append(f"Same form as submission {submission.same_form_as}")
+    if len(notes) == len(decision.notes):
+        return decision
+    return dataclasses.replace(decision, notes=tuple(notes))
 
 
 # A file that ehforms fails on this many times gets a plain outcome instead of another try.

@@ -42,6 +42,8 @@ def summarise(mailroom: Mailroom, now: dt.datetime) -> dict[str, Any]:
         "in_processing": in_processing,
         "inbox": len(candidates),
         "unreadable": sum(1 for path in candidates if not _readable(path)),
+        # subfolders (bundles) still changing, or holding a copy's temporary file, after an hour
+        "unsettled_folders": mailroom.unsettled(now.timestamp()),
         "disk_full": _disk_full(mailroom.root),
     }
 

@@ -139,6 +139,8 @@ def _watchdog_handler_class() -> type:
         def on_moved(self, event: Any) -> None:
             if not event.is_directory:  # renamed into the inbox: already whole
                 self._hint(event.dest_path, closed=True)
+            else:  # a bundle's folder moved in: taken once it has settled (see Postroom.claim)
+                self._hint(event.dest_path)
 
         def on_closed(self, event: Any) -> None:
             if not event.is_directory:

@@ -208,3 +208,21 @@ __all__ = [
     "safeguarding_signal",
     "validate",
 ]
+
+
+# Where a form names a document that must travel with it (the contract's "Attachments and
+# bundles"): the signed consent, and a transfer's most recent assessment.
+DOCUMENT_FIELDS = (("consent", "document"), ("most_recent_assessment", "document"))
+
+
+def named_documents(form: Any) -> list[str]:
+    """The file names a form (normalised or raw) gives for documents it names, as written."""
+    names: list[str] = []
+    if not isinstance(form, Mapping):
+        return names
+    for part, key in DOCUMENT_FIELDS:
+        value = form.get(part)
+        name = value.get(key) if isinstance(value, Mapping) else None
+        if isinstance(name, str) and name.strip() and name.strip() not in names:
+            names.append(name.strip())
+    return names

@@ -1,0 +1,375 @@
+"""Bundles through the mailroom: a ZIP file or a settled subfolder of the inbox travels like a
+form, with its attachments in ``attachments/`` of every mailbox folder it goes to, and every
+entry left out named. The ZIPs are built here, not committed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import os
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from pypdf import PdfWriter
+
+from conftest import load_example
+from ehforms.bundles import read_zip
+from ehforms.pipeline import Postroom
+from ehforms.status import summarise
+from helpers import make_root, sha
+
+RECEIVED = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
+ASSESSMENT = "hughes-cafa-2026-10.pdf"
+CONSENT = "hughes-consent-signed.pdf"
+
+
+def pdf(pages: int = 1) -> bytes:
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=200, height=200)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def zipped(*entries: tuple[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries:
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def form(form_type: str, **changes) -> bytes:
+    data = load_example(form_type)
+    data.update(changes)
+    return json.dumps(data).encode()
+
+
+TRANSFER = form("transfer")
+ASSESSMENT_PDF = pdf(1)
+CONSENT_PDF = pdf(2)
+
+
+@pytest.fixture
+def root(tmp_path):
+    return tmp_path, make_root(tmp_path)
+
+
+def run(root, received_at=RECEIVED):
+    path, config = root
+    with Postroom(path, config, workers=1, clock=lambda: received_at) as room:
+        return [r.outcome.receipt for r in room.run() if r.outcome is not None]
+
+
+def folder_of(root_path: Path, receipt) -> Path:
+    place = receipt.mailboxes[0] if receipt.mailboxes else None
+    base = root_path / "outbox" / place if place else root_path / "rejected"
+    (found,) = [f for f in base.iterdir() if f.name.endswith(receipt.submission_id)]
+    return found
+
+
+def test_a_zip_bundle_is_routed_with_its_attachments_in_every_mailbox(root):
+    path, _ = root
+    data = zipped(
+        ("transfer.json", TRANSFER), (ASSESSMENT, ASSESSMENT_PDF), (CONSENT, CONSENT_PDF)
+    )
+    (path / "inbox" / "Hughes transfer.zip").write_bytes(data)
+    (receipt,) = run(root)
+    assert receipt.status == "routed" and receipt.form_type == "transfer"
+    assert receipt.source == "Hughes transfer.zip"
+    expected = read_zip(data)
+    assert receipt.sha256 == expected.identity
+    assert sorted((a.name, a.sha256, a.bytes) for a in receipt.attachments) == sorted(
+        [
+            (ASSESSMENT, sha(ASSESSMENT_PDF), len(ASSESSMENT_PDF)),
+            (CONSENT, sha(CONSENT_PDF), len(CONSENT_PDF)),
+        ]
+    )
+    assert receipt.missing_attachments == () and receipt.left_out == ()
+    for mailbox in receipt.mailboxes:
+        folder = folder_of(path, receipt) if mailbox == receipt.mailboxes[0] else None
+        folder = folder or next((path / "outbox" / mailbox).glob(f"*{receipt.submission_id}"))
+        names = sorted(p.name for p in folder.iterdir())
+        assert "transfer.json" in names and "form.json" in names and "attachments" in names
+        assert not any(n.endswith(".zip") for n in names)  # the ZIP stays in the archive
+        assert (folder / "attachments" / ASSESSMENT).read_bytes() == ASSESSMENT_PDF
+        assert (folder / "attachments" / CONSENT).read_bytes() == CONSENT_PDF
+        written = json.loads((folder / "receipt.json").read_text())
+        assert written["attachments"] and written["left_out"] == []
+    archived = list((path / ".ehforms" / "archive").glob("*/Hughes transfer.zip"))
+    assert len(archived) == 1 and archived[0].read_bytes() == data
+    assert list((path / "inbox").iterdir()) == []
+
+
+def test_what_the_form_names_and_the_bundle_lacks_is_listed_and_the_form_still_goes(root):
+    path, _ = root
+    (path / "inbox" / "t.zip").write_bytes(zipped(("transfer.json", TRANSFER)))
+    (receipt,) = run(root)
+    assert receipt.status == "routed"
+    assert receipt.missing_attachments == (CONSENT, ASSESSMENT)
+    assert any(f"names {ASSESSMENT}, which is not in the bundle" in n for n in receipt.notes)
+    assert not (folder_of(path, receipt) / "attachments").exists()
+
+
+def test_names_are_matched_by_base_name_whatever_their_case(root):
+    path, _ = root
+    data = zipped(
+        ("Transfer/transfer.json", TRANSFER),
+        ("Transfer/" + ASSESSMENT.upper(), ASSESSMENT_PDF),
+        ("Transfer/" + CONSENT, CONSENT_PDF),
+    )
+    (path / "inbox" / "t.zip").write_bytes(data)
+    (receipt,) = run(root)
+    assert receipt.missing_attachments == ()
+
+
+def test_hostile_entries_are_left_out_and_named_and_the_form_is_delivered(root):
+    path, _ = root
+    data = zipped(
+        ("transfer.json", TRANSFER),
+        (ASSESSMENT, ASSESSMENT_PDF),
+        ("../../etc/cron.d/evil.pdf", ASSESSMENT_PDF),
+        ("inner.zip", zipped(("x.pdf", ASSESSMENT_PDF))),
+        ("run.exe", b"MZ\x90\x00" + b"\0" * 100),
+        ("bomb.pdf", b"%PDF-" + b"\0" * 2_000_000),
+    )
+    (path / "inbox" / "t.zip").write_bytes(data)
+    (receipt,) = run(root)
+    assert receipt.status == "routed"
+    left = {x.entry: x.message for x in receipt.left_out}
+    assert set(left) == {"../../etc/cron.d/evil.pdf", "inner.zip", "run.exe", "bomb.pdf"}
+    assert "climbs out of the bundle" in left["../../etc/cron.d/evil.pdf"]
+    assert "archive inside the bundle" in left["inner.zip"]
+    assert "zip bomb" in left["bomb.pdf"]
+    folder = folder_of(path, receipt)
+    errors = (folder / "errors.txt").read_text()
+    for entry in left:
+        assert f"{entry}: left out of the bundle because" in errors
+    assert [p.name for p in (folder / "attachments").iterdir()] == [ASSESSMENT]
+    assert not (path / "etc").exists() and not Path("/etc/cron.d/evil.pdf").exists()
+
+
+def test_a_bundle_refused_as_a_whole_goes_to_rejected_as_it_came(root):
+    path, _ = root
+    data = zipped(("transfer.json", TRANSFER), ("rfas.json", form("rfas")))
+    (path / "inbox" / "two.zip").write_bytes(data)
+    (receipt,) = run(root)
+    assert receipt.status == "rejected" and receipt.mailboxes == ()
+    assert "more than one form" in receipt.errors[0].message
+    folder = folder_of(path, receipt)
+    assert (folder / "two.zip").read_bytes() == data
+    assert "send each form in a bundle of its own" in (folder / "errors.txt").read_text()
+
+
+def test_a_risk_notification_in_a_bad_bundle_goes_to_mash_urgent_with_the_good_attachments(
+    root,
+):
+    path, config = root
+    risky = form("notification", risk_of_significant_harm=True)
+    data = zipped(
+        ("notification.json", risky),
+        ("other.json", form("rfas")),
+        ("consent.pdf", CONSENT_PDF),
+        ("../x.pdf", CONSENT_PDF),
+    )
+    (path / "inbox" / "risk.zip").write_bytes(data)
+    (receipt,) = run(root)
+    assert receipt.status == "redirected" and receipt.mailboxes == (config.mash_mailbox,)
+    assert receipt.priority == "urgent"
+    assert [x.entry for x in receipt.left_out] == ["../x.pdf"]
+    folder = folder_of(path, receipt)
+    assert (folder / "attachments" / "consent.pdf").read_bytes() == CONSENT_PDF
+    assert (folder / "notification.json").read_bytes() == risky
+    assert (folder / "other.json").exists()  # nothing of the bundle is lost
+    errors = (folder / "errors.txt").read_text()
+    assert "more than one form" in errors and "../x.pdf: left out" in errors
+
+
+def test_a_marf_in_a_bundle_over_the_limits_still_reaches_mash(root):
+    path, config = root
+    entries = [("marf.json", form("marf"))] + [(f"p{i}.pdf", ASSESSMENT_PDF) for i in range(25)]
+    (path / "inbox" / "many.zip").write_bytes(zipped(*entries))
+    (receipt,) = run(root)
+    assert receipt.status == "redirected" and receipt.mailboxes == (config.mash_mailbox,)
+    assert receipt.priority == "urgent" and "26 files" in receipt.errors[0].message
+
+
+def test_a_damaged_zip_whose_bytes_say_risk_reaches_mash(root):
+    path, config = root
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:  # stored: the text shows
+        archive.writestr("n.json", form("notification", risk_of_significant_harm=True))
+    damaged = out.getvalue()[:-30]  # the central directory cut off
+    (path / "inbox" / "damaged.zip").write_bytes(damaged)
+    (receipt,) = run(root)
+    assert receipt.mailboxes == (config.mash_mailbox,) and receipt.priority == "urgent"
+    assert "could not be opened" in receipt.errors[0].message
+    assert receipt.sha256 == sha(damaged)
+
+
+def test_the_same_bundle_again_is_a_duplicate_whatever_its_names_and_order(root):
+    path, _ = root
+    first = zipped(("transfer.json", TRANSFER), (ASSESSMENT, ASSESSMENT_PDF))
+    (path / "inbox" / "a.zip").write_bytes(first)
+    (one,) = run(root)
+    again = zipped(("renamed.pdf", ASSESSMENT_PDF), ("form.json", TRANSFER))
+    (path / "inbox" / "b.zip").write_bytes(again)
+    (two,) = run(root, RECEIVED + dt.timedelta(minutes=5))
+    assert one.status == "routed" and two.status == "duplicate"
+    assert two.duplicate_of == one.submission_id and two.sha256 == one.sha256
+
+
+def test_the_same_form_with_other_attachments_is_routed_again_with_a_note(root):
+    path, _ = root
+    (path / "inbox" / "transfer.json").write_bytes(TRANSFER)  # first alone
+    (alone,) = run(root)
+    (path / "inbox" / "a.zip").write_bytes(zipped(("t.json", TRANSFER), (ASSESSMENT, pdf(1))))
+    (bundled,) = run(root, RECEIVED + dt.timedelta(minutes=5))
+    (path / "inbox" / "b.zip").write_bytes(zipped(("t.json", TRANSFER), (ASSESSMENT, pdf(3))))
+    (other,) = run(root, RECEIVED + dt.timedelta(minutes=10))
+    assert alone.status == bundled.status == other.status == "routed"
+    assert f"Same form as submission {alone.submission_id}" in bundled.notes
+    assert f"Same form as submission {alone.submission_id}" in other.notes
+    assert not any(n.startswith("Same form") for n in alone.notes)
+
+
+def settle(folder: Path, seconds_ago: float) -> None:
+    when = time.time() - seconds_ago
+    for entry in [*folder.rglob("*"), folder]:
+        os.utime(entry, (when, when), follow_symlinks=False)
+
+
+def test_a_settled_subfolder_is_taken_as_a_bundle(root):
+    path, _ = root
+    folder = path / "inbox" / "Hughes from email"
+    folder.mkdir()
+    (folder / "transfer.json").write_bytes(TRANSFER)
+    (folder / ASSESSMENT).write_bytes(ASSESSMENT_PDF)
+    (folder / "Thumbs.db").write_bytes(b"\0\1")
+    settle(folder, 120)
+    (receipt,) = run(root)
+    assert receipt.status == "routed" and receipt.source == "Hughes from email"
+    assert [a.name for a in receipt.attachments] == [ASSESSMENT]
+    delivered = folder_of(path, receipt)
+    assert (delivered / "attachments" / ASSESSMENT).read_bytes() == ASSESSMENT_PDF
+    assert (delivered / "transfer.json").read_bytes() == TRANSFER
+    assert not folder.exists()
+    archived = list((path / ".ehforms" / "archive").glob("*/Hughes from email"))
+    assert len(archived) == 1 and (archived[0] / "transfer.json").read_bytes() == TRANSFER
+
+
+def test_a_subfolder_still_changing_or_holding_a_partial_copy_is_never_half_taken(root):
+    path, config = root
+    fresh = path / "inbox" / "being copied"
+    fresh.mkdir()
+    (fresh / "transfer.json").write_bytes(TRANSFER)
+    partial = path / "inbox" / "half done"
+    partial.mkdir()
+    (partial / "transfer.json").write_bytes(TRANSFER)
+    (partial / "assessment.pdf.part").write_bytes(b"%PDF-1.4 half")
+    settle(partial, 2 * 3600)
+    empty = path / "inbox" / "New folder"
+    empty.mkdir()
+    assert run(root) == []
+    assert (fresh / "transfer.json").exists() and (partial / "transfer.json").exists()
+    status = summarise(Postroom(path, config).mailroom, dt.datetime.now(dt.UTC))
+    assert status["unsettled_folders"] == 1  # the half-done copy, there for over an hour
+    settle(fresh, 120)
+    (receipt,) = run(root)
+    assert receipt.source == "being copied"
+
+
+def test_links_and_deeper_folders_in_a_subfolder_are_left_out_never_followed(root, tmp_path):
+    path, _ = root
+    secret = tmp_path.parent / f"{tmp_path.name}-secret.pdf"
+    secret.write_bytes(ASSESSMENT_PDF)
+    folder = path / "inbox" / "bundle"
+    folder.mkdir()
+    (folder / "transfer.json").write_bytes(TRANSFER)
+    (folder / "link.pdf").symlink_to(secret)
+    (folder / "deeper" / "down").mkdir(parents=True)
+    (folder / "deeper" / "down" / "x.pdf").write_bytes(ASSESSMENT_PDF)
+    settle(folder, 120)
+    (receipt,) = run(root)
+    left = {x.entry: x.message for x in receipt.left_out}
+    assert "link" in left["link.pdf"]
+    assert "deeper/down/" in left
+    assert receipt.attachments == ()
+    assert secret.read_bytes() == ASSESSMENT_PDF
+
+
+def test_a_risk_bundle_is_taken_before_other_work(root):
+    path, _ = root
+    for i in range(5):
+        (path / "inbox" / f"a{i}.json").write_bytes(form("rfas", case_id=f"EH{i:05d}"))
+    risky = zipped(("n.json", form("notification", risk_of_significant_harm=True)))
+    (path / "inbox" / "z-risk.zip").write_bytes(risky)
+    _, config = root
+    with Postroom(path, config, workers=1, clock=lambda: RECEIVED) as room:
+        assert room.backlog()[0].name == "z-risk.zip"
+
+
+@pytest.mark.slow
+def test_the_watcher_takes_a_folder_once_it_has_settled_and_not_before(tmp_path):
+    from helpers import Running, wait_for
+
+    fast = {
+        "EHFORMS_WATCH__QUIET_SECONDS": "0.3",
+        "EHFORMS_WATCH__RESCAN_SECONDS": "0.3",
+        "EHFORMS_WATCH__HEARTBEAT_SECONDS": "0.2",
+        "EHFORMS_WATCH__BUNDLE_SETTLE_SECONDS": "2",
+    }
+    with Running(tmp_path, fast):
+        folder = tmp_path / "inbox" / "from email"
+        folder.mkdir()
+        (folder / "transfer.json").write_bytes(TRANSFER)
+        started = time.monotonic()
+        for _ in range(3):  # still being copied: a file every half second
+            time.sleep(0.5)
+            (folder / f"page{_}.pdf").write_bytes(pdf(_ + 1))
+        last_change = time.monotonic()
+        assert wait_for(lambda: not folder.exists(), timeout=30)
+        assert time.monotonic() - last_change >= 1.5  # nothing taken before it settled
+        assert wait_for(lambda: list((tmp_path / "outbox").glob("*/*/receipt.json")))
+        receipts = list((tmp_path / "outbox").glob("*/*/receipt.json"))
+        assert len(receipts) == 1
+        receipt = json.loads(receipts[0].read_text())
+        assert sorted(a["name"] for a in receipt["attachments"]) == [
+            "page0.pdf",
+            "page1.pdf",
+            "page2.pdf",
+        ]
+        assert time.monotonic() - started < 30
+
+
+def test_the_receipt_written_reads_back_as_the_same_receipt(root):
+    from ehforms.receipts import Receipt
+
+    path, _ = root
+    data = zipped(("transfer.json", TRANSFER), (ASSESSMENT, ASSESSMENT_PDF), ("x.exe", b"MZ"))
+    (path / "inbox" / "t.zip").write_bytes(data)
+    (receipt,) = run(root)
+    written = (folder_of(path, receipt) / "receipt.json").read_bytes()
+    assert Receipt.from_json(written) == receipt
+    shape = json.loads(written)
+    assert shape["attachments"] == [
+        {"name": ASSESSMENT, "sha256": sha(ASSESSMENT_PDF), "bytes": len(ASSESSMENT_PDF)}
+    ]
+    assert shape["missing_attachments"] == [CONSENT]
+    assert shape["left_out"] == [
+        {"entry": "x.exe", "message": "it is not a PDF, Word document, JPEG or PNG"}
+    ]
+    assert shape["sent_by"] is None
+
+
+def test_a_lone_form_has_the_bundle_fields_empty(root):
+    path, _ = root
+    (path / "inbox" / "transfer.json").write_bytes(TRANSFER)
+    (receipt,) = run(root)
+    shape = json.loads((folder_of(path, receipt) / "receipt.json").read_text())
+    assert (shape["attachments"], shape["missing_attachments"], shape["left_out"]) == ([], [], [])
+    assert receipt.sha256 == sha(TRANSFER)
