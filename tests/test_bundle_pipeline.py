@@ -373,3 +373,96 @@ def test_a_lone_form_has_the_bundle_fields_empty(root):
     shape = json.loads((folder_of(path, receipt) / "receipt.json").read_text())
     assert (shape["attachments"], shape["missing_attachments"], shape["left_out"]) == ([], [], [])
     assert receipt.sha256 == sha(TRANSFER)
+
+
+class TestAStopMidBundle:
+    """A process stopped at each point of a bundle's life: nothing lost, nothing delivered
+    twice, never half a bundle in a mailbox (a process's SIGKILL is tests/test_chaos.py's)."""
+
+    def bundle(self, path: Path) -> bytes:
+        data = zipped(("marf.json", form("marf")), ("a.pdf", pdf(1)), ("b.pdf", pdf(2)))
+        (path / "inbox" / "marf.zip").write_bytes(data)  # mash and sw-north
+        return data
+
+    def copies(self, path: Path) -> list[Path]:
+        return sorted(p for p in path.glob("outbox/*/*_marf_*") if not p.name.startswith("."))
+
+    def test_claimed_and_stopped_before_it_was_unpacked(self, root):
+        from ehforms.mailroom import Mailroom
+
+        path, config = root
+        self.bundle(path)
+        claim = Mailroom(path, config).claim(path / "inbox" / "marf.zip", RECEIVED)
+        assert claim is not None and claim.bundle == "zip"
+        (receipt,) = run(root)
+        assert receipt.submission_id == claim.submission_id
+        assert [c.parent.name for c in self.copies(path)] == ["mash", "sw-north"]
+
+    def test_a_folder_claimed_and_stopped_is_finished_as_a_bundle(self, root):
+        from ehforms.mailroom import Mailroom
+
+        path, config = root
+        folder = path / "inbox" / "marf docs"
+        folder.mkdir()
+        (folder / "marf.json").write_bytes(form("marf"))
+        (folder / "a.pdf").write_bytes(pdf(1))
+        settle(folder, 120)
+        claim = Mailroom(path, config).claim(folder, RECEIVED)
+        assert claim is not None and claim.bundle == "folder" and claim.kind is None
+        (receipt,) = run(root)
+        assert [a.name for a in receipt.attachments] == ["a.pdf"]
+        for copy in self.copies(path):
+            assert [p.name for p in (copy / "attachments").iterdir()] == ["a.pdf"]
+
+    def test_stopped_half_way_through_writing_the_attachments(self, root, monkeypatch):
+        path, _ = root
+        self.bundle(path)
+        _, config = root
+        room = Postroom(path, config, workers=1, clock=lambda: RECEIVED)
+        real = room.mailroom.write_file
+
+        def stop_at_the_second_attachment(target, payload, **kwargs):
+            if target.name == "b.pdf":
+                raise KeyboardInterrupt  # the process stops here
+            real(target, payload, **kwargs)
+
+        monkeypatch.setattr(room.mailroom, "write_file", stop_at_the_second_attachment)
+        with pytest.raises(KeyboardInterrupt):
+            room.run()
+        room.close()
+        monkeypatch.undo()
+        assert self.copies(path) == []  # only a .partial- folder, which hub staff never see
+        assert list(path.glob("outbox/mash/.partial-*"))
+        (receipt,) = run(root)
+        copies = self.copies(path)
+        assert [c.parent.name for c in copies] == ["mash", "sw-north"]
+        for copy in copies:
+            assert sorted(p.name for p in (copy / "attachments").iterdir()) == ["a.pdf", "b.pdf"]
+        assert not list(path.glob("outbox/*/.partial-*"))
+        assert list((path / ".ehforms" / "processing").iterdir()) == []
+
+    def test_a_bundle_changed_after_its_claim_is_read_again_not_half_taken(self, root, monkeypatch):
+        from ehforms import jobs
+
+        path, _ = root
+        self.bundle(path)
+        real = jobs.read_bundle
+        calls = {"n": 0}
+
+        def changed_once(claim, limits):
+            calls["n"] += 1
+            bundle, identity, data = real(claim, limits)
+            if calls["n"] == 2:  # the worker's read, after the claim's
+                identity = "0" * 64
+            return bundle, identity, data
+
+        monkeypatch.setattr(jobs, "read_bundle", changed_once)
+        _, config = root
+        with Postroom(path, config, workers=1, clock=lambda: RECEIVED) as room:
+            (first,) = room.run()
+            assert first.error is not None and "changed after it was taken" in first.error
+            assert self.copies(path) == []
+            room.retries.clear()  # no waiting for the backoff in a test
+            (second,) = room.run()
+        assert second.outcome is not None and second.outcome.receipt.status == "routed"
+        assert len(self.copies(path)) == 2
