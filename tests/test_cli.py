@@ -390,3 +390,46 @@ def test_render_a_safeguarding_redirect_makes_no_letter(runner, tmp_path, exampl
         f"{path}: no documents: it goes to MASH as a safeguarding concern, and no letter is "
         "written\n"
     )
+
+
+def test_validate_checks_a_zip_or_a_folder_as_a_bundle(runner, tmp_path):
+    import io
+    import zipfile
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=100, height=100)
+    scan = io.BytesIO()
+    writer.write(scan)
+    form = (FIXTURES / "transfer.json").read_bytes()
+    archive = tmp_path / "Hughes.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        out.writestr("transfer.json", form)
+        out.writestr("hughes-cafa-2026-10.pdf", scan.getvalue())
+        out.writestr("notes.txt", "not an attachment")
+    folder = tmp_path / "two forms"
+    folder.mkdir()
+    (folder / "a.json").write_bytes(form)
+    (folder / "b.json").write_bytes((FIXTURES / "rfas.json").read_bytes())
+    result = runner.invoke(
+        cli, ["validate", str(archive), str(folder), "--received-at", AT, "--root", str(tmp_path)]
+    )
+    assert result.exit_code == 1
+    assert result.output == (
+        f"{archive}: ok\n"
+        "  Attachments: hughes-cafa-2026-10.pdf\n"
+        "  Named on the form but not in the bundle: hughes-consent-signed.pdf\n"
+        "  Left out: notes.txt: it is not a PDF, Word document, JPEG or PNG\n"
+        f"{folder}: 1 problem\n"
+        "  The folder holds more than one form: send each form in a bundle of its own\n"
+    )
+    as_json = runner.invoke(
+        cli, ["validate", str(archive), "--json", "--received-at", AT, "--root", str(tmp_path)]
+    )
+    (found,) = json.loads(as_json.output)
+    assert found["valid"] is True and found["form_type"] == "transfer"
+    assert found["missing_attachments"] == ["hughes-consent-signed.pdf"]
+    assert found["left_out"] == [
+        {"entry": "notes.txt", "message": "it is not a PDF, Word document, JPEG or PNG"}
+    ]

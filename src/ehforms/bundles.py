@@ -98,6 +98,19 @@ def _printable(name: str) -> str:
     return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in name)[:200]
 
 
+def missing_from(bundle: Bundle, form: object) -> tuple[str, ...]:
+    """What ``form`` (its content, normalised or raw) names that the bundle lacks: matched by
+    base name, whatever the case (``\\`` counted as a separator: a pasted Windows path)."""
+    from ehforms.forms import named_documents
+
+    have = {a.name.lower() for a in bundle.attachments}
+    return tuple(
+        name
+        for name in named_documents(form)
+        if name.replace("\\", "/").rsplit("/", 1)[-1].lower() not in have
+    )
+
+
 def is_zip_name(name: str) -> bool:
     """A ZIP file dropped in the inbox is a bundle (Windows' "Send to > Compressed folder")."""
     return name.lower().endswith(".zip")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ehforms.present import describe, message_for, status_text, validation_lines
+from ehforms.present import bundle_lines, describe, message_for, status_text, validation_lines
 from ehforms.registry import NAMES as FORM_TYPES
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option(
     "--received-at",
@@ -94,6 +94,9 @@ def cli() -> None:
 def validate(files: tuple[Path, ...], as_json: bool, received_at: str | None, root: Path) -> None:
     """Say what is wrong with each form FILE, changing nothing.
 
+    A ZIP file or a folder is checked as a bundle: its form, its attachments, what the form
+    names that it lacks, and what would be left out.
+
     Exit status: 0 when every form is valid, 1 when any is not, 2 when a file cannot be read.
     """
     when = parse_time(received_at)
@@ -101,6 +104,28 @@ def validate(files: tuple[Path, ...], as_json: bool, received_at: str | None, ro
     results: list[dict[str, Any]] = []
     unreadable = False
     for path in files:
+        if path.is_dir() or path.name.lower().endswith(".zip"):  # a bundle
+            try:
+                bundle = opened.check_bundle(path, when)
+            except OSError as error:
+                click.echo(f"{path}: cannot be read ({error.strerror})", err=True)
+                unreadable = True
+                continue
+            results.append(
+                {
+                    "file": str(path),
+                    "valid": bundle.valid,
+                    "form_type": bundle.form_type,
+                    "safeguarding": bundle.safeguarding,
+                    "errors": [e.as_dict() for e in bundle.errors],
+                    "attachments": list(bundle.attachments),
+                    "missing_attachments": list(bundle.missing),
+                    "left_out": [{"entry": e, "message": m} for e, m in bundle.left_out],
+                }
+            )
+            if not as_json:
+                click.echo("\n".join(validation_lines(str(path), bundle) + bundle_lines(bundle)))
+            continue
         try:
             data = path.read_bytes()
         except OSError as error:

@@ -20,7 +20,7 @@ from typing import Any
 
 from ehforms.config import Config, load_config
 from ehforms.errors import EhformsError, RootError
-from ehforms.forms import SCHEMAS, Validation
+from ehforms.forms import SCHEMAS, FieldError, Validation
 from ehforms.mailroom import DONE, LEDGER, LOCK, STATE, Mailroom
 from ehforms.names import safe_part
 from ehforms.receipts import Receipt
@@ -37,6 +37,32 @@ class RootBusy(EhformsError):
 
 class NotFound(EhformsError):
     """What was asked for is not there (a mailbox, a form in it)."""
+
+
+@dataclass(frozen=True)
+class BundleCheck:
+    """What ``validate`` says of a bundle (a ZIP file or a folder): its form's validation, and
+    what the bundle itself brings, lacks or leaves out."""
+
+    validation: Validation | None  # None: no one readable form
+    problem: str | None  # why the bundle would be turned away as a whole
+    attachments: tuple[str, ...]
+    left_out: tuple[tuple[str, str], ...]  # (entry, what is wrong)
+    missing: tuple[str, ...]
+    safeguarding: bool
+
+    @property
+    def form_type(self) -> str | None:
+        return self.validation.form_type if self.validation is not None else None
+
+    @property
+    def errors(self) -> tuple[FieldError, ...]:
+        found = (FieldError(None, self.problem),) if self.problem else ()
+        return found + (self.validation.errors if self.validation is not None else ())
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
 
 
 @dataclass(frozen=True)
@@ -153,6 +179,37 @@ class Root:
         from ehforms.submission import check
 
         return check(name, data, received_at, self.config)
+
+    def check_bundle(self, path: Path, received_at: dt.datetime) -> BundleCheck:
+        """A bundle checked as the mailroom would take it, changing nothing."""
+        from ehforms.bundles import Bundle, Limits, missing_from, read_folder, read_zip
+        from ehforms.submission import check
+
+        limits = Limits.of(self.config)
+        if path.is_dir():
+            bundle = read_folder(path, limits)
+        else:
+            with path.open("rb") as handle:
+                data = handle.read(limits.bundle_bytes + 1)
+            bundle = (
+                read_zip(data, limits)
+                if len(data) <= limits.bundle_bytes
+                else Bundle(None, problem="The ZIP file is larger than a bundle may be")
+            )
+        checked = [check(f.name, f.data, received_at, self.config) for f in bundle.forms]
+        validation = checked[0] if bundle.form is not None and checked else None
+        missing: tuple[str, ...] = ()
+        if validation is not None:
+            content = validation.data if validation.data is not None else validation.raw
+            missing = missing_from(bundle, content)
+        return BundleCheck(
+            validation=validation,
+            problem=bundle.problem,
+            attachments=tuple(a.name for a in bundle.attachments),
+            left_out=tuple((x.name, x.reason) for x in bundle.left_out),
+            missing=missing,
+            safeguarding=any(v.safeguarding or v.form_type == "marf" for v in checked),
+        )
 
     def render(self, name: str, data: bytes, received_at: dt.datetime) -> Rendering:
         """A form's documents, made on the same path as when it is routed."""

@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ehforms import routing
-from ehforms.bundles import Bundle, Entry
+from ehforms.bundles import Bundle, Entry, missing_from
 from ehforms.config import Config
 from ehforms.documents import PRO_FORMA, TITLES, Planned
 from ehforms.documents import plan as plan_documents
-from ehforms.forms import FieldError, Validation, named_documents
+from ehforms.forms import FieldError, Validation
 from ehforms.mailroom import Outcome
 from ehforms.names import folder_name
 from ehforms.receipts import Attachment, LeftOut, Receipt
@@ -210,12 +210,8 @@ def prepare_bundle(
         )
     missing: tuple[str, ...] = ()
     if bundle.problem is None and validation is not None:
-        have = {a.name.lower() for a in bundle.attachments}
-        content = validation.data if validation.data is not None else validation.raw
-        missing = tuple(
-            name
-            for name in named_documents(content)
-            if name.replace("\\", "/").rsplit("/", 1)[-1].lower() not in have
+        missing = missing_from(
+            bundle, validation.data if validation.data is not None else validation.raw
         )
     facts = routing.Submission(
         submission_id,

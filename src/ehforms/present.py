@@ -112,3 +112,14 @@ def validation_lines(name: str, checked: Any) -> list[str]:
     if checked.safeguarding:
         lines.append("  Safeguarding: this form goes to MASH at once, whatever else is wrong.")
     return lines
+
+
+def bundle_lines(bundle: Any) -> list[str]:
+    """``ehforms validate``'s words for what a bundle brings, lacks and leaves out."""
+    lines = []
+    if bundle.attachments:
+        lines.append("  Attachments: " + ", ".join(bundle.attachments))
+    if bundle.missing:
+        lines.append("  Named on the form but not in the bundle: " + ", ".join(bundle.missing))
+    lines += [f"  Left out: {entry}: {message}" for entry, message in bundle.left_out]
+    return lines
