@@ -74,9 +74,7 @@ def folder_of(root_path: Path, receipt) -> Path:
 
 def test_a_zip_bundle_is_routed_with_its_attachments_in_every_mailbox(root):
     path, _ = root
-    data = zipped(
-        ("transfer.json", TRANSFER), (ASSESSMENT, ASSESSMENT_PDF), (CONSENT, CONSENT_PDF)
-    )
+    data = zipped(("transfer.json", TRANSFER), (ASSESSMENT, ASSESSMENT_PDF), (CONSENT, CONSENT_PDF))
     (path / "inbox" / "Hughes transfer.zip").write_bytes(data)
     (receipt,) = run(root)
     assert receipt.status == "routed" and receipt.form_type == "transfer"
@@ -466,3 +464,32 @@ class TestAStopMidBundle:
             (second,) = room.run()
         assert second.outcome is not None and second.outcome.receipt.status == "routed"
         assert len(self.copies(path)) == 2
+
+
+def test_a_form_sent_with_attachments_through_the_core_travels_as_a_bundle(root):
+    from ehforms.core import Root
+
+    path, config = root
+    with Root.open(path) as opened:
+        sid = opened.send(
+            ("transfer.json", TRANSFER),
+            [(ASSESSMENT, ASSESSMENT_PDF), ("photo.gif", b"GIF89a....")],
+            sent_by="sam.worker@example.gov.uk",
+            received_at=RECEIVED,
+        )
+        alone = opened.send(("rfas.json", form("rfas")), received_at=RECEIVED)
+    claimed = path / ".ehforms" / "processing" / sid
+    assert (claimed / "transfer.json" / ASSESSMENT).read_bytes() == ASSESSMENT_PDF
+    incoming = path / ".ehforms" / "incoming"
+    assert (incoming.stat().st_mode & 0o777) == 0o700  # private while it is written
+    assert not (incoming / sid).exists()  # claimed whole, by one rename
+    receipts = {r.submission_id: r for r in run(root)}
+    sent = receipts[sid]
+    assert sent.status == "routed" and sent.source == "transfer.json"
+    assert sent.received_at == RECEIVED and sent.sent_by == "sam.worker@example.gov.uk"
+    assert [a.name for a in sent.attachments] == [ASSESSMENT]
+    assert [x.entry for x in sent.left_out] == ["photo.gif"]
+    assert sent.missing_attachments == (CONSENT,)
+    assert (folder_of(path, sent) / "attachments" / ASSESSMENT).exists()
+    assert receipts[alone].attachments == () and receipts[alone].sent_by is None
+    assert receipts[alone].status == "routed"

@@ -412,6 +412,22 @@ class Root:
 
     # -- accepting a form ---------------------------------------------------------------
 
+    def send(
+        self,
+        form: tuple[str, bytes],
+        attachments: list[tuple[str, bytes]] | None = None,
+        *,
+        sent_by: str | None = None,
+        received_at: dt.datetime | None = None,
+    ) -> str:
+        """A form sent with its attachments (the web's ``/send``): given its submission id and
+        time of receipt now, and claimed at once for the watcher to finish (a bundle's folder
+        when it has attachments: the same path as one dropped in the inbox). Returns the
+        submission id."""
+        self.mailroom.check()
+        claim = self.mailroom.accept(form, attachments or [], received_at or now(), sent_by)
+        return claim.submission_id
+
     def submit(self, name: str, data: bytes) -> Path:
         """Put a form into the inbox whole: written under a temporary name the watcher
         ignores, then renamed in (so it is never read half-written)."""

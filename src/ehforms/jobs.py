@@ -271,6 +271,11 @@ def _work(job: Job, mailroom: Mailroom, ledger: Ledger | LazyLedger) -> Result:
         outcome = build(
             facts, routing.decide(facts, config), source=claim.source, sha256=job.sha256
         )
+    sent_by = claim.sent_by
+    if sent_by is not None:
+        outcome = dataclasses.replace(
+            outcome, receipt=dataclasses.replace(outcome.receipt, sent_by=sent_by)
+        )
     try:
         mailroom.deliver(claim, outcome)
     except DeliveryError as error:

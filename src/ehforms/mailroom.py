@@ -53,6 +53,8 @@ OUTBOX = "outbox"
 REJECTED = "rejected"
 STATE = ".ehforms"
 PROCESSING = "processing"
+INCOMING = "incoming"  # forms sent from the web pages, written here before they are claimed
+SENT_BY = ".sent-by"  # beside a claim: the web account that sent it
 ARCHIVE = "archive"
 PARTIAL = ".partial-"
 LEDGER = "ledger.sqlite3"
@@ -102,6 +104,14 @@ class Claim:
     @property
     def home(self) -> Path:
         return self.path.parent
+
+    @property
+    def sent_by(self) -> str | None:
+        """The web account that sent it (None: dropped in the inbox)."""
+        try:
+            return (self.home / SENT_BY).read_text(encoding="utf-8").strip() or None
+        except OSError:
+            return None
 
     def marker(self, mailbox: str | None) -> Path:
         """The mark that this claim's outcome is written to ``mailbox`` (None: rejected/)."""
@@ -283,6 +293,44 @@ class Mailroom(MailboxViews):
             home.rmdir()
             raise ClaimError(_claim_message(error, making=False)) from error
         return Claim(submission_id, target, received_at_of(submission_id))
+
+    def accept(
+        self,
+        form: tuple[str, bytes],
+        attachments: Iterable[tuple[str, bytes]],
+        received_at: dt.datetime,
+        sent_by: str | None = None,
+    ) -> Claim:
+        """A form sent with its attachments (the web's ``/send``), claimed at once: written
+        whole under ``.ehforms/incoming/<id>/`` (private), then renamed into ``processing/``,
+        where the watcher finishes it like any claim. With attachments it is a bundle's
+        folder (the same path as a folder dropped in the inbox); without, a lone file."""
+        submission_id = new_submission_id(received_at)
+        incoming = self.state / INCOMING
+        self.mkdir(incoming)
+        set_mode(incoming, 0o700)
+        home = incoming / submission_id
+        home.mkdir(mode=0o700)
+        attachments = list(attachments)
+        name = safe_file_name(form[0])
+        self.mkdir(self.processing)
+        if attachments:
+            folder = home / name  # named as the form is: the receipt's source
+            folder.mkdir(mode=self.config.dir_mode)
+            for entry, data in _unclashed([form, *attachments]).items():
+                self.write_file(folder / entry, data)
+            entry_path = folder
+        else:
+            entry_path = home / name
+            self.write_file(entry_path, form[1])
+        if sent_by is not None:
+            self.write_file(home / SENT_BY, sent_by.encode("utf-8"))
+        os.rename(home, self.processing / submission_id)  # the claim, whole at once
+        return Claim(
+            submission_id,
+            self.processing / submission_id / entry_path.name,
+            received_at_of(submission_id),
+        )
 
     def claims_in_processing(self, *, tidy: bool = True) -> Iterator[Claim]:
         """Claims left by a process that stopped. With ``tidy``, an empty claim folder (a crash
