@@ -11,7 +11,7 @@ SRC = Path(__file__).parent.parent / "src" / "ehforms"
 # Lowest first. A module may import modules of its own layer or of a lower one.
 LAYERS: dict[str, list[str]] = {
     "base": ["errors", "files", "text", "names"],
-    "contract": ["config", "forms", "schemas", "content", "registry"],
+    "contract": ["config", "forms", "schemas", "content", "registry", "profiles", "council"],
     "decisions": ["routing", "receipts", "documents"],
     "documents and storage": [
         "intake",
