@@ -192,7 +192,7 @@ def test_init_makes_a_working_root_and_is_safe_to_run_again(runner, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[:3] == [
         f"Made {root}",
-        f"Wrote {root / 'ehforms.toml'}",
+        f"Wrote {root / 'ehforms.toml'} (council profile example)",
         "Made inbox/",
     ]
     assert "Made outbox/eh-north/done/" in result.output

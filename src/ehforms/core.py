@@ -121,11 +121,18 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-def init(directory: Path) -> list[str]:
-    """Make (or complete) a working root; a line for each thing made."""
+def init(directory: Path, profile: str | None = None) -> list[str]:
+    """Make (or complete) a working root from a council profile; a line for each thing made."""
     from ehforms.setup import init_root
 
-    return init_root(directory)
+    return init_root(directory, profile)
+
+
+def profiles() -> list[tuple[str, str]]:
+    """The council profiles ehforms ships: (name, what it is)."""
+    from ehforms.profiles import profile_names, profile_summary
+
+    return [(name, profile_summary(name)) for name in profile_names()]
 
 
 def export_schemas(folder: Path) -> list[Path]:

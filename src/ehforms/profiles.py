@@ -20,6 +20,7 @@ from typing import Any
 from ehforms.errors import ConfigError
 
 PROFILES = "profiles"
+DEFAULT_PROFILE = "example"
 SET_LOCALLY = "SET LOCALLY"
 FORM_TYPE_NAMES = ("notification", "rfas", "transfer", "marf", "closure")
 PATHWAYS = ("universal", "early_help", "mash")
