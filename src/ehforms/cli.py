@@ -124,7 +124,8 @@ def validate(files: tuple[Path, ...], as_json: bool, received_at: str | None, ro
                 }
             )
             if not as_json:
-                click.echo("\n".join(validation_lines(str(path), bundle) + bundle_lines(bundle)))
+                lines = validation_lines(str(path), bundle, opened.front_door)
+                click.echo("\n".join(lines + bundle_lines(bundle)))
             continue
         try:
             data = path.read_bytes()
@@ -143,7 +144,7 @@ def validate(files: tuple[Path, ...], as_json: bool, received_at: str | None, ro
             }
         )
         if not as_json:
-            click.echo("\n".join(validation_lines(str(path), checked)))
+            click.echo("\n".join(validation_lines(str(path), checked, opened.front_door)))
     if as_json:
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))
     if unreadable:

@@ -239,11 +239,17 @@ class Root:
         because = None
         if not made.planned:
             because = (
-                "it goes to MASH as a safeguarding concern, and no letter is written"
+                f"it goes to {self.front_door} as a safeguarding concern, and no letter is "
+                "written"
                 if decision.status == REDIRECTED
                 else f"a {validation.form_type} form has none"
             )
         return Rendering(validation, made.files, made.notes, because)
+
+    @property
+    def front_door(self) -> str:
+        """What the council calls the mailbox safeguarding goes to ("MASH" unless it says)."""
+        return self.config.council.front_door_name
 
     def withheld(self, case_id: str) -> list[str] | None:
         from ehforms.ledger import case_history_at, withheld_in

@@ -17,6 +17,7 @@ import holidays
 from dateutil.relativedelta import relativedelta
 
 from ehforms.config import Config
+from ehforms.council import SAFEGUARDING_LEVEL
 from ehforms.forms import Validation
 from ehforms.forms.fields import postcode_district
 from ehforms.text import long_date, long_time
@@ -299,7 +300,9 @@ def _marf(validation: Validation, config: Config, received_at: dt.datetime) -> D
                 f"less than {config.step_down_return_months} months ago: copied to "
                 f"{hub.sw_mailbox}"
             )
-    priority = URGENT if data["child_protection_concern"] else NORMAL
+    # safeguarding, fixed in code: a child protection concern or the highest level is urgent
+    highest = data.get("level_of_need") == SAFEGUARDING_LEVEL
+    priority = URGENT if data["child_protection_concern"] or highest else NORMAL
     due = (followup, *named_dues("marf", data, config, received_at))
     return Decision(ROUTED, tuple(mailboxes), priority, due, tuple(notes))
 
