@@ -84,3 +84,48 @@ def localise(name: str) -> str:
 def localised(root: Path, name: str) -> Config:
     (root / "ehforms.toml").write_text(localise(name), encoding="utf-8")
     return load_config(root, environ={})
+
+
+# Words and numbers that belong to one council: a document of another must print none of them.
+OWN_WORDS: dict[str, tuple[str, ...]] = {
+    "devon": ("Devon", "Eclipse", "Right for Children", "0345 155 1071", "01632 960 1"),
+    "manchester": ("Manchester", "Micare", "0161 219 2843", "0161 496 07"),
+    "worcestershire": ("Worcestershire", "Access Centre", "West Mercia", "01632 960 3"),
+    "ehm-lcs": ("Sample Shire", "EHM", "LCS", "Family Worker", "01632 960 4"),
+    "example": (
+        "Example City",
+        "Greater Manchester Police",
+        "0161 496 0000",
+        "0161 496 0100",
+        "0161 496 0500",
+        "0161 496 0999",
+    ),
+}
+# Each council's own synthetic place: a town and a postcode in its area.
+PLACES = {
+    "devon": ("Exeter", "EX4 3AB"),
+    "manchester": ("Crumpsall", "M8 5AB"),
+    "worcestershire": ("Droitwich", "WR9 8AB"),
+    "ehm-lcs": ("Sampleton", "SK1 3AB"),
+    "example": ("Example Town", "M8 5AB"),
+}
+
+
+def foreign_words(name: str) -> list[str]:
+    return [word for other, words in OWN_WORDS.items() if other != name for word in words]
+
+
+def localise_form(form: dict[str, Any], name: str) -> dict[str, Any]:
+    """A fixture form moved to a council's area, with people who belong to no other council."""
+    town, postcode = PLACES[name]
+    form["address"]["town"] = town
+    form["address"]["postcode"] = postcode
+    form["address"].pop("line2", None)
+    for key in ("referrer", "lead_practitioner", "closed_by"):
+        person = form.get(key)
+        if isinstance(person, dict):
+            person.pop("team", None)
+            person["agency"] = "Early Help" if key != "referrer" else person["agency"]
+            if "phone" in person:
+                person["phone"] = "01632 960 999"
+    return form
