@@ -89,7 +89,7 @@ def localised(root: Path, name: str) -> Config:
 # Words and numbers that belong to one council: a document of another must print none of them.
 OWN_WORDS: dict[str, tuple[str, ...]] = {
     "devon": ("Devon", "Eclipse", "Right for Children", "0345 155 1071", "01632 960 1"),
-    "manchester": ("Manchester", "Micare", "0161 219 2843", "0161 496 07"),
+    "manchester": ("Manchester City", "Micare", "0161 219 2843", "0161 496 07"),
     "worcestershire": ("Worcestershire", "Access Centre", "West Mercia", "01632 960 3"),
     "ehm-lcs": ("Sample Shire", "EHM", "LCS", "Family Worker", "01632 960 4"),
     "example": (

@@ -152,3 +152,27 @@ def test_mailboxes_have_roles_and_display_names(tmp_path):
 def test_an_allocations_meeting_may_be_none(tmp_path):
     config = load(tmp_path, '[timescales]\nallocations_meeting_day = "none"\n')
     assert config.allocations_meeting_weekday is None
+
+
+def test_a_required_field_the_form_does_not_have_is_named(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, '[forms.transfer]\nrequired = ["case_discusion"]\n')
+    assert str(caught.value) == (
+        "forms.transfer.required: case_discusion is not a field of the transfer form. "
+        "Check its spelling"
+    )
+    config = load(tmp_path, '[forms.transfer]\nrequired = ["case_discussion.rationale"]\n')
+    assert config.council.rules("transfer").required == ("case_discussion.rationale",)
+
+
+def test_a_form_title_names_the_practitioner_form(tmp_path):
+    from ehforms.core import Root
+    from ehforms.setup import init_root
+
+    (tmp_path / "ehforms.toml").write_text(
+        council_file('[hubs.a]\ndistricts = ["M8"]\n[forms.transfer]\ntitle = "Step Down Clinic referral"\n'),
+        encoding="utf-8",
+    )
+    init_root(tmp_path)
+    title, content = Root.open(tmp_path, environ={}).practitioner_form("transfer", "json")
+    assert title == "Step Down Clinic referral"

@@ -333,3 +333,20 @@ def test_a_profile_cannot_turn_safeguarding_off(tmp_path):
         ["mash"],
         "urgent",
     )
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_each_councils_letter_prints_its_own_names_and_numbers_only(tmp_path, name):
+    from pypdf import PdfReader
+
+    root = council_root(tmp_path, name)
+    letter = form("notification", name)
+    if not root.config.council.level_required:
+        letter.pop("level_of_need")
+    (receipt,) = run(root, {"letter": letter}).values()
+    folder = receipt["_folder"]
+    pdf = PdfReader(io.BytesIO((folder / "consent-letter.pdf").read_bytes()))
+    text = " ".join(" ".join(page.extract_text() for page in pdf.pages).split())
+    assert root.config.council_name in text
+    assert root.config.hub(receipt["_folder"].parent.name[3:]).phone in text
+    assert_only_its_own(text + docx_text(folder, "consent-letter.docx"), name)

@@ -299,8 +299,31 @@ def _check_region(region: str) -> None:
         ) from None
 
 
+def _check_required(profile: Council) -> None:
+    """``[forms.<type>] required`` names fields the form has."""
+    if not any(rules.required for rules in profile.forms.values()):
+        return
+    from ehforms.forms import schema_for
+
+    for form_type, rules in profile.forms.items():
+        for path in rules.required:
+            fields = schema_for(form_type).fields
+            for part in path.split("."):
+                found = fields.get(part)
+                if found is None:
+                    raise ConfigError(
+                        f"forms.{form_type}.required: {path} is not a field of the "
+                        f"{form_type} form. Check its spelling"
+                    )
+                nested = getattr(found, "schema", None) or getattr(
+                    getattr(found, "inner", None), "schema", None
+                )
+                fields = nested.fields if nested is not None else {}
+
+
 def build_config(data: Mapping[str, Any]) -> Config:
     profile = council(data)
+    _check_required(profile)
     try:
         timezone = ZoneInfo(str(data["timezone"]))
     except (ZoneInfoNotFoundError, ValueError):

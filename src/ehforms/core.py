@@ -268,7 +268,7 @@ class Root:
         values: dict[str, Any] = {"form_type": form_type}
         if case_id:
             values = carried(form_type, case_history_at(self.ledger_path, case_id), case_id)
-        title = SCHEMAS[form_type].title
+        title = self.config.council.rules(form_type).title or SCHEMAS[form_type].title
         if fmt == "json":
             text = json.dumps(skeleton(form_type, values), indent=2, ensure_ascii=False)
             return title, (text + "\n").encode()
