@@ -176,3 +176,12 @@ def test_a_form_title_names_the_practitioner_form(tmp_path):
     init_root(tmp_path)
     title, content = Root.open(tmp_path, environ={}).practitioner_form("transfer", "json")
     assert title == "Step Down Clinic referral"
+
+
+def test_environment_settings_are_checked_but_secrets_are_not_settings(tmp_path):
+    (tmp_path / "ehforms.toml").write_text(council_file(), encoding="utf-8")
+    secrets = {"EHFORMS_SMTP_PASSWORD": "x", "EHFORMS_LEDGER_PASSWORD": "y"}
+    assert load_config(tmp_path, environ=secrets).council_name == "Test Borough Council"
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path, environ={"EHFORMS_TIMESCALES__WRITEN_FOLLOWUP_HOURS": "24"})
+    assert "did you mean timescales.written_followup_hours?" in str(caught.value)

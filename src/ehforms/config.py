@@ -30,6 +30,8 @@ from ehforms.profiles import over_neutral
 
 CONFIG_FILE = "ehforms.toml"
 ENV_PREFIX = "EHFORMS_"
+# EHFORMS_* variables that are not configuration keys: the file to read, and secrets
+NOT_SETTINGS = ("CONFIG", "SMTP_PASSWORD", "LEDGER_PASSWORD")
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -212,7 +214,7 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     """``EHFORMS_A__B=value`` becomes ``{"a": {"b": value}}``; JSON values are parsed."""
     result: dict[str, Any] = {}
     for name in sorted(environ):
-        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+        if not name.startswith(ENV_PREFIX) or name[len(ENV_PREFIX) :] in NOT_SETTINGS:
             continue
         raw = environ[name]
         try:
@@ -299,31 +301,8 @@ def _check_region(region: str) -> None:
         ) from None
 
 
-def _check_required(profile: Council) -> None:
-    """``[forms.<type>] required`` names fields the form has."""
-    if not any(rules.required for rules in profile.forms.values()):
-        return
-    from ehforms.forms import schema_for
-
-    for form_type, rules in profile.forms.items():
-        for path in rules.required:
-            fields = schema_for(form_type).fields
-            for part in path.split("."):
-                found = fields.get(part)
-                if found is None:
-                    raise ConfigError(
-                        f"forms.{form_type}.required: {path} is not a field of the "
-                        f"{form_type} form. Check its spelling"
-                    )
-                nested = getattr(found, "schema", None) or getattr(
-                    getattr(found, "inner", None), "schema", None
-                )
-                fields = nested.fields if nested is not None else {}
-
-
 def build_config(data: Mapping[str, Any]) -> Config:
     profile = council(data)
-    _check_required(profile)
     try:
         timezone = ZoneInfo(str(data["timezone"]))
     except (ZoneInfoNotFoundError, ValueError):

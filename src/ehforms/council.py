@@ -322,6 +322,28 @@ def check_printed(data: Mapping[str, Any]) -> None:
         raise ConfigError("Letters print these, so set them in ehforms.toml: " + ", ".join(missing))
 
 
+def check_required(profile: Council) -> None:
+    """``[forms.<type>] required`` names fields the form has."""
+    if not any(rules.required for rules in profile.forms.values()):
+        return
+    from ehforms.forms import schema_for
+
+    for form_type, rules in profile.forms.items():
+        for path in rules.required:
+            fields = schema_for(form_type).fields
+            for part in path.split("."):
+                found = fields.get(part)
+                if found is None:
+                    raise ConfigError(
+                        f"forms.{form_type}.required: {path} is not a field of the "
+                        f"{form_type} form. Check its spelling"
+                    )
+                nested = getattr(found, "schema", None) or getattr(
+                    getattr(found, "inner", None), "schema", None
+                )
+                fields = nested.fields if nested is not None else {}
+
+
 def council(data: Mapping[str, Any]) -> Council:
     """Check a whole configuration (keys, SET LOCALLY, mailboxes, hubs, levels, dues, forms)
     and read what a profile adds to today's settings."""
@@ -334,7 +356,7 @@ def council(data: Mapping[str, Any]) -> Council:
     roles, names = _mailboxes(data)
     catch_all = _hubs(data)
     check_printed(data)
-    return Council(
+    profile = Council(
         levels=levels,
         level_required=level_required,
         display_names=names,
@@ -344,3 +366,5 @@ def council(data: Mapping[str, Any]) -> Council:
         forms=_forms(data, levels),
         dues=_dues(data, levels),
     )
+    check_required(profile)
+    return profile
