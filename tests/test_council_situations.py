@@ -350,3 +350,28 @@ def test_each_councils_letter_prints_its_own_names_and_numbers_only(tmp_path, na
     assert root.config.council_name in text
     assert root.config.hub(receipt["_folder"].parent.name[3:]).phone in text
     assert_only_its_own(text + docx_text(folder, "consent-letter.docx"), name)
+
+
+def test_validate_names_the_councils_front_door(tmp_path):
+    from click.testing import CliRunner
+
+    from ehforms.cli import cli
+
+    council_root(tmp_path / "root", "worcestershire")
+    risk = form("notification", "worcestershire", risk_of_significant_harm=True)
+    risk["consent"]["given"] = False
+    path = tmp_path / "risk.json"
+    path.write_text(json.dumps(risk), encoding="utf-8")
+    result = CliRunner().invoke(
+        cli,
+        ["validate", "--root", str(tmp_path / "root"), "--received-at", "2026-11-24T09:00Z", str(path)],
+    )
+    assert result.exit_code == 1
+    assert result.output == (
+        f"{path}: 1 problem\n"
+        "  consent.given: The family must give consent for Early Help. Ask for and record their "
+        "consent. If a child is at risk of significant harm, make a referral to Children's Social "
+        "Care Access Centre instead\n"
+        "  Safeguarding: this form goes to Children's Social Care Access Centre at once, whatever "
+        "else is wrong.\n"
+    )
