@@ -135,3 +135,32 @@ def test_init_without_a_profile_is_the_example(tmp_path):
     result = CliRunner().invoke(cli, ["init", str(tmp_path / "r")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "r" / "ehforms.toml").read_text(encoding="utf-8") == profile_text("example")
+
+
+def test_init_copies_a_profiles_template_overrides_over_the_shipped_ones(tmp_path, monkeypatch):
+    import ehforms.setup
+
+    overrides = tmp_path / "overrides"
+    overrides.mkdir()
+    (overrides / "consent-letter.html").write_text("<p>{{ council }}: our own letter</p>")
+    monkeypatch.setattr(ehforms.setup, "profile_templates", lambda name: overrides)
+    root = tmp_path / "root"
+    result = CliRunner().invoke(cli, ["init", str(root), "--profile", "example"])
+    assert result.exit_code == 0, result.output
+    templates = root / "templates"
+    assert (templates / "consent-letter.html").read_text() == (
+        "<p>{{ council }}: our own letter</p>"
+    )
+    assert (templates / "consent-letter.docx").is_file()  # the rest are the shipped ones
+    assert (templates / "style.css").is_file()
+
+
+def test_init_refuses_another_profile_over_a_root(tmp_path):
+    root = tmp_path / "root"
+    assert CliRunner().invoke(cli, ["init", str(root)]).exit_code == 0
+    result = CliRunner().invoke(cli, ["init", str(root), "--profile", "devon"])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {root / 'ehforms.toml'} is already there, from another profile. Leave out "
+        "--profile to complete this root, or choose a new folder\n"
+    )
