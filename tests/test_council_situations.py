@@ -262,13 +262,19 @@ class TestEhmLcs:
         assert_only_its_own(pro_forma, "ehm-lcs")
 
     def test_a_mash_referral_allocated_to_early_help_is_not_a_step_down(self, root):
-        referral = form("transfer", "ehm-lcs", origin="mash_referral", planned_contacts=[HOME])
+        referral = form(
+            "transfer",
+            "ehm-lcs",
+            origin="mash_referral",
+            planned_contacts=[HOME],
+            level_of_need=None,  # no numbered levels
+        )
         (receipt,) = run(root, {"referral": referral}).values()
         assert receipt["status"] == "routed", receipt["errors"]
         folder = root.path / "outbox" / "eh-family-worker-team" / receipt["_folder"].name
-        assert "MASH referral allocated to Early Help" in docx_text(
-            folder, "allocations-pro-forma.docx"
-        )
+        pro_forma = docx_text(folder, "allocations-pro-forma.docx")
+        assert "Step down or joint worked MASH referral allocated to Early Help" in pro_forma
+        assert "Level of need Not given" in pro_forma
 
     def test_a_marf_plans_a_joint_visit_and_is_urgent_only_with_a_concern(self, root):
         calm = form("marf", "ehm-lcs", level_of_need=None, child_protection_concern=False)

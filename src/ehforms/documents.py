@@ -191,6 +191,17 @@ def consent_letter(
     )
 
 
+def _transfer_kind(data: Mapping[str, Any]) -> str:
+    """ "Step down", "Joint worked", or for a MASH referral allocated to Early Help (which is
+    not a step-down) that, joint worked or not."""
+    kind = label(data["transfer_type"])
+    if data.get("origin") != "mash_referral":
+        return kind
+    if data["transfer_type"] == "step_down":
+        return label("mash_referral")
+    return f"{kind} ({label('mash_referral')})"
+
+
 def pro_forma(
     data: Mapping[str, Any], config: Config, received_at: dt.datetime, due: Iterable[Any]
 ) -> Planned:
@@ -223,7 +234,7 @@ def pro_forma(
             },
             "level": data.get("level_of_need", ""),
             "level_meaning": config.levels.get(data.get("level_of_need", 0), ""),
-            "transfer_type": label(data["transfer_type"]),
+            "transfer_type": _transfer_kind(data),
             "origin": label(data.get("origin")),
             "step_down": data.get("origin", "step_down") == "step_down",
             "contacts": [
