@@ -31,7 +31,7 @@ LAYERS: dict[str, list[str]] = {
         "outcomes",
         "jobs",
     ],
-    "application": ["pipeline", "retries", "watch", "status", "setup", "core"],
+    "application": ["pipeline", "retries", "watch", "status", "setup", "core", "overrides"],
     "faces": ["cli", "present", "__main__", "web"],
 }
 RANK = {module: rank for rank, (_, modules) in enumerate(LAYERS.items()) for module in modules}

@@ -317,8 +317,10 @@ class Root:
         on_claimed: Callable[[int], None] | None = None,
     ) -> Batch:
         """Everything in the inbox (and left claimed) through to its outcome, once."""
+        from ehforms.overrides import check_overrides
         from ehforms.pipeline import Postroom
 
+        check_overrides(self.path, self.config)
         clock = now if received_at is None else (lambda: received_at)
         with (
             self.owned(),
@@ -335,9 +337,11 @@ class Root:
         stop: threading.Event | None = None,
     ) -> None:
         """Process files as they arrive, until ``stop`` is set."""
+        from ehforms.overrides import check_overrides
         from ehforms.pipeline import Postroom
         from ehforms.watch import Watcher
 
+        check_overrides(self.path, self.config)
         with (
             self.owned(),
             Postroom(self.path, self.config, workers=worker_count(workers)) as room,
