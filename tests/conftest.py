@@ -36,3 +36,14 @@ def load_example(form_type: str) -> dict[str, Any]:
 def example() -> Callable[[str], dict[str, Any]]:
     """A fresh copy of an example form, to change in a test."""
     return lambda form_type: copy.deepcopy(load_example(form_type))
+
+
+def council_file(text: str = "") -> str:
+    """An ``ehforms.toml`` with ``text`` and what the letters print (a council name and its
+    contacts): a file without them refuses to load."""
+    return (
+        'council_name = "Test Borough Council"\n'
+        + text
+        + '\n[contacts]\nemail = "earlyhelp@example.gov.uk"\n'
+        'out_of_hours_phone = "0161 496 0999"\ncouncil_phone = "0161 496 0000"\n'
+    )

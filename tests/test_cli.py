@@ -11,7 +11,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from conftest import FIXTURES, FORM_TYPES, REPO
+from conftest import FIXTURES, FORM_TYPES, REPO, council_file
 from ehforms.cli import cli
 
 AT = "2026-11-24T09:00:00Z"
@@ -137,7 +137,7 @@ def test_validate_a_bad_time(runner):
 
 
 def test_validate_with_a_broken_config(runner, tmp_path):
-    (tmp_path / "ehforms.toml").write_text("timezone = 'Mars/Base'\n")
+    (tmp_path / "ehforms.toml").write_text(council_file("timezone = 'Mars/Base'\n"))
     result = runner.invoke(cli, ["validate", "--root", str(tmp_path), str(FIXTURES / "rfas.json")])
     assert result.exit_code == 2
     assert result.stderr == (
@@ -192,7 +192,7 @@ def test_init_makes_a_working_root_and_is_safe_to_run_again(runner, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[:3] == [
         f"Made {root}",
-        f"Wrote {root / 'ehforms.toml'}",
+        f"Wrote {root / 'ehforms.toml'} (council profile example)",
         "Made inbox/",
     ]
     assert "Made outbox/eh-north/done/" in result.output

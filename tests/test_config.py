@@ -3,6 +3,7 @@ import tomllib
 
 import pytest
 
+from conftest import council_file
 from ehforms.config import DEFAULTS, build_config, default_toml, env_overrides, load_config
 from ehforms.errors import ConfigError
 
@@ -33,17 +34,17 @@ def test_the_defaults_describe_three_hubs_and_their_mailboxes():
 
 def test_the_toml_file_overrides_the_defaults(tmp_path):
     (tmp_path / "ehforms.toml").write_text(
-        'case_system_name = "Eclipse ID"\n[timescales]\nwritten_followup_hours = 24\n'
+        council_file('case_system_name = "Eclipse ID"\n[timescales]\nwritten_followup_hours = 24\n')
     )
     config = load_config(tmp_path, environ={})
     assert config.case_system_name == "Eclipse ID"
     assert config.written_followup_hours == 24
-    assert config.allocations_meeting_weekday == 3  # the rest of the table is kept
+    assert config.allocations_meeting_weekday == 3  # the contract's Thursday, left out: neutral
 
 
 def test_hubs_in_the_toml_file_replace_the_default_hubs(tmp_path):
     (tmp_path / "ehforms.toml").write_text(
-        '[hubs.east]\ndistricts = ["m18", "M43"]\n[hubs.west]\ndistricts = ["M5"]\n'
+        council_file('[hubs.east]\ndistricts = ["m18", "M43"]\n[hubs.west]\ndistricts = ["M5"]\n')
     )
     config = load_config(tmp_path, environ={})
     assert [hub.key for hub in config.hubs] == ["east", "west"]
@@ -52,7 +53,7 @@ def test_hubs_in_the_toml_file_replace_the_default_hubs(tmp_path):
 
 
 def test_the_environment_overrides_the_file(tmp_path, monkeypatch):
-    (tmp_path / "ehforms.toml").write_text('case_system_name = "Eclipse ID"\n')
+    (tmp_path / "ehforms.toml").write_text(council_file('case_system_name = "Eclipse ID"\n'))
     monkeypatch.setenv("EHFORMS_CASE_SYSTEM_NAME", "Liquidlogic ID")
     monkeypatch.setenv("EHFORMS_TIMESCALES__WRITTEN_FOLLOWUP_HOURS", "36")
     monkeypatch.setenv("EHFORMS_MAX_FILE_BYTES", "2048")
@@ -64,7 +65,7 @@ def test_the_environment_overrides_the_file(tmp_path, monkeypatch):
 
 def test_ehforms_config_names_another_file(tmp_path, monkeypatch):
     other = tmp_path / "elsewhere.toml"
-    other.write_text('timezone = "Europe/Dublin"\n')
+    other.write_text(council_file('timezone = "Europe/Dublin"\n'))
     monkeypatch.setenv("EHFORMS_CONFIG", str(other))
     assert str(load_config(None).timezone) == "Europe/Dublin"
     monkeypatch.setenv("EHFORMS_CONFIG", str(tmp_path / "missing.toml"))
@@ -133,10 +134,10 @@ def test_limits_default_to_the_contract():
 
 def test_limits_form_bytes_is_the_new_name_of_max_file_bytes(tmp_path, monkeypatch):
     # a file written by an older `ehforms init` keeps max_file_bytes at the top level
-    (tmp_path / "ehforms.toml").write_text("max_file_bytes = 2048\n")
+    (tmp_path / "ehforms.toml").write_text(council_file("max_file_bytes = 2048\n"))
     assert load_config(tmp_path, environ={}).max_file_bytes == 2048
     (tmp_path / "ehforms.toml").write_text(
-        "max_file_bytes = 2048\n[limits]\nform_bytes = 4096\nmessages = 25\n"
+        council_file("max_file_bytes = 2048\n[limits]\nform_bytes = 4096\nmessages = 25\n")
     )
     config = load_config(tmp_path, environ={})
     assert (config.max_file_bytes, config.max_messages) == (4096, 25)

@@ -158,6 +158,7 @@ def test_the_listing_puts_urgent_then_overdue_then_oldest_first(root):
     root.process(workers=1, received_at=RECEIVED)
     marf = load_example("marf")
     marf["child_protection_concern"] = False  # normal, with a follow-up due in 48 hours
+    marf["level_of_need"] = 4  # (level 5 is urgent whatever else it says)
     drop(root.path, "marf.json", marf)
     root.process(workers=1, received_at=RECEIVED + dt.timedelta(hours=1))
     urgent = load_example("marf")

@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import FORM_TYPES, RECEIVED, load_example
+from conftest import FORM_TYPES, RECEIVED, council_file, load_example
 from ehforms import routing
 from ehforms.config import load_config
 from ehforms.errors import IntakeError
@@ -449,7 +449,7 @@ def test_a_few_unknown_fields_are_still_named_one_by_one():
 
 
 def test_problems_are_capped_at_the_configured_number_of_messages(tmp_path):
-    (tmp_path / "ehforms.toml").write_text("[limits]\nmessages = 10\n")
+    (tmp_path / "ehforms.toml").write_text(council_file("[limits]\nmessages = 10\n"))
     config = load_config(tmp_path, environ={})
     form = load_example("transfer")
     form["worries"] = [{"a": i} for i in range(60)]  # 60 problems, one a line

@@ -11,7 +11,7 @@ SRC = Path(__file__).parent.parent / "src" / "ehforms"
 # Lowest first. A module may import modules of its own layer or of a lower one.
 LAYERS: dict[str, list[str]] = {
     "base": ["errors", "files", "text", "names"],
-    "contract": ["config", "forms", "schemas", "content", "registry"],
+    "contract": ["config", "forms", "schemas", "content", "registry", "profiles", "council"],
     "decisions": ["routing", "receipts", "documents"],
     "documents and storage": [
         "intake",
@@ -31,7 +31,7 @@ LAYERS: dict[str, list[str]] = {
         "outcomes",
         "jobs",
     ],
-    "application": ["pipeline", "retries", "watch", "status", "setup", "core"],
+    "application": ["pipeline", "retries", "watch", "status", "setup", "core", "overrides"],
     "faces": ["cli", "present", "__main__", "web"],
 }
 RANK = {module: rank for rank, (_, modules) in enumerate(LAYERS.items()) for module in modules}

@@ -108,12 +108,15 @@ class TestMarf:
         form["address"]["postcode"] = "SW1A 1AA"
         assert decide(form).mailboxes[0] == "mash"
 
-    def test_is_urgent_only_with_a_child_protection_concern(self, example):
+    def test_is_urgent_only_with_a_child_protection_concern_or_at_the_highest_level(self, example):
         form = example("marf")
         form["child_protection_concern"] = False
+        form["level_of_need"] = 4
         form.pop("previous_social_work")
         decision = decide(form)
         assert (decision.mailboxes, decision.priority) == (("mash",), "normal")
+        form["level_of_need"] = 5  # the safeguarding level: urgent whatever else it says
+        assert decide(form).priority == "urgent"
 
     def test_a_written_followup_is_due_in_48_hours(self, example):
         (due,) = decide(example("marf")).due

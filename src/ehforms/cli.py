@@ -124,7 +124,8 @@ def validate(files: tuple[Path, ...], as_json: bool, received_at: str | None, ro
                 }
             )
             if not as_json:
-                click.echo("\n".join(validation_lines(str(path), bundle) + bundle_lines(bundle)))
+                lines = validation_lines(str(path), bundle, opened.front_door)
+                click.echo("\n".join(lines + bundle_lines(bundle)))
             continue
         try:
             data = path.read_bytes()
@@ -143,7 +144,7 @@ def validate(files: tuple[Path, ...], as_json: bool, received_at: str | None, ro
             }
         )
         if not as_json:
-            click.echo("\n".join(validation_lines(str(path), checked)))
+            click.echo("\n".join(validation_lines(str(path), checked, opened.front_door)))
     if as_json:
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))
     if unreadable:
@@ -285,16 +286,31 @@ def run_batch(
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-def init(directory: Path) -> None:
+@click.option(
+    "--profile",
+    metavar="NAME",
+    help="The council profile to start from (see ehforms profiles; default: example).",
+)
+def init(directory: Path, profile: str | None) -> None:
     """Make a working root in DIRECTORY: ehforms.toml, inbox/, outbox/<mailbox>/, rejected/.
 
+    ehforms.toml is a council profile (--profile NAME, or example), with its templates.
     Nothing that exists already is changed, so it is safe to run again (after adding a hub to
     ehforms.toml, say, to make its mailboxes).
     """
     from ehforms.core import init as init_root
 
-    for line in init_root(directory):
+    for line in init_root(directory, profile):
         click.echo(line)
+
+
+@cli.command("profiles")
+def list_profiles() -> None:
+    """List the council profiles ehforms ships, for ehforms init --profile NAME."""
+    from ehforms.core import profiles
+
+    for name, summary in profiles():
+        click.echo(f"{name}: {summary}")
 
 
 @cli.command()

@@ -3,8 +3,9 @@
 read as JSON when they parse, otherwise as text; ``__`` separates nested keys, so
 ``EHFORMS_TIMESCALES__WRITTEN_FOLLOWUP_HOURS=24``).
 
-A ``[hubs]`` table in the TOML file replaces the default hubs as a whole (a council with
-other hubs must not inherit north, central and south); every other table is merged key by key.
+Without a file, the defaults are the ``example`` profile's. With one, a key the file leaves out
+takes the neutral value of :data:`ehforms.profiles.NEUTRAL` (no other council's hubs, phone
+numbers or police force), and :func:`ehforms.profiles.council` checks the whole configuration.
 """
 
 from __future__ import annotations
@@ -23,10 +24,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import tomli_w
 
+from ehforms.council import Council, council
 from ehforms.errors import ConfigError
+from ehforms.profiles import over_neutral
 
 CONFIG_FILE = "ehforms.toml"
 ENV_PREFIX = "EHFORMS_"
+# EHFORMS_* variables that are not configuration keys: the file to read, and secrets
+NOT_SETTINGS = ("CONFIG", "SMTP_PASSWORD", "LEDGER_PASSWORD")
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -114,7 +119,8 @@ DEFAULTS: dict[str, Any] = {
 MB = 1024 * 1024
 
 _MAILBOX_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-_DISTRICT = re.compile(r"^[A-Z]{1,2}[0-9][0-9A-Z]?$")
+# a postcode district (M8, EX4) or a whole postcode area (EX)
+_DISTRICT = re.compile(r"^[A-Z]{1,2}([0-9][0-9A-Z]?)?$")
 
 
 @dataclass(frozen=True)
@@ -144,7 +150,7 @@ class Config:
     mash_mailbox: str
     triage_mailbox: str
     written_followup_hours: float
-    allocations_meeting_weekday: int
+    allocations_meeting_weekday: int | None  # None: the council holds no allocations meeting
     allocations_meeting_time: tuple[int, int]
     holiday_region: str
     step_down_return_months: int
@@ -164,6 +170,8 @@ class Config:
     bundle_bytes: int = 50 * 1024 * 1024
     max_ratio: int = 100
     bundle_settle_seconds: float = 60.0
+    # what a council profile adds: levels, mailboxes' roles and names, case systems, forms, dues
+    council: Council = Council()
 
     @property
     def mailboxes(self) -> tuple[str, ...]:
@@ -172,13 +180,18 @@ class Config:
         for hub in self.hubs:
             names += [hub.eh_mailbox, hub.sw_mailbox]
         names += [self.mash_mailbox, self.triage_mailbox]
+        names += [box for box, role in self.council.roles.items() if role == "extra"]
         return tuple(dict.fromkeys(names))
 
     def hub_for_district(self, district: str) -> Hub | None:
-        for hub in self.hubs:
-            if district in hub.districts:
-                return hub
-        return None
+        """The hub listing this district, or else its whole postcode area (``EX``), or else
+        the catch-all hub."""
+        area = re.match(r"[A-Z]*", district).group(0)  # type: ignore[union-attr]
+        for wanted in (district, area):
+            for hub in self.hubs:
+                if wanted in hub.districts:
+                    return hub
+        return self.hub(self.council.catch_all) if self.council.catch_all else None
 
     def hub(self, key: str) -> Hub | None:
         for hub in self.hubs:
@@ -201,7 +214,7 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     """``EHFORMS_A__B=value`` becomes ``{"a": {"b": value}}``; JSON values are parsed."""
     result: dict[str, Any] = {}
     for name in sorted(environ):
-        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+        if not name.startswith(ENV_PREFIX) or name[len(ENV_PREFIX) :] in NOT_SETTINGS:
             continue
         raw = environ[name]
         try:
@@ -231,7 +244,6 @@ def read_toml(path: Path) -> dict[str, Any]:
 def load_config(root: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Defaults, then ``root/ehforms.toml`` (or ``$EHFORMS_CONFIG``), then the environment."""
     environ = os.environ if environ is None else environ
-    merged = copy.deepcopy(DEFAULTS)
     path: Path | None = None
     if environ.get(ENV_PREFIX + "CONFIG"):
         path = Path(environ[ENV_PREFIX + "CONFIG"])
@@ -239,11 +251,9 @@ def load_config(root: Path | None = None, environ: Mapping[str, str] | None = No
             raise ConfigError(f"EHFORMS_CONFIG names {path}, which does not exist")
     elif root is not None and (root / CONFIG_FILE).is_file():
         path = root / CONFIG_FILE
-    if path is not None:
-        from_file = read_toml(path)
-        if "hubs" in from_file:
-            merged["hubs"] = {}
-        merged = deep_merge(merged, from_file)
+    merged = copy.deepcopy(DEFAULTS)
+    if path is not None:  # a profile: what it leaves out is neutral, never another council's
+        merged = over_neutral(read_toml(path))
     merged = deep_merge(merged, env_overrides(environ))
     return build_config(merged)
 
@@ -292,6 +302,7 @@ def _check_region(region: str) -> None:
 
 
 def build_config(data: Mapping[str, Any]) -> Config:
+    profile = council(data)
     try:
         timezone = ZoneInfo(str(data["timezone"]))
     except (ZoneInfoNotFoundError, ValueError):
@@ -307,10 +318,12 @@ def build_config(data: Mapping[str, Any]) -> Config:
         for district in districts:
             if not _DISTRICT.match(district):
                 raise ConfigError(f"hubs.{key}: {district!r} is not a postcode district, like M8")
-            if district in seen:
-                raise ConfigError(
-                    f"Postcode district {district} is in two hubs ({seen[district]} and {key})"
-                )
+            area = re.match(r"[A-Z]*", district).group(0)  # type: ignore[union-attr]
+            for clash in (district, area) if area != district else (district,):
+                if clash in seen:
+                    raise ConfigError(
+                        f"Postcode district {district} is in two hubs ({seen[clash]} and {key})"
+                    )
             seen[district] = key
         hubs.append(
             Hub(
@@ -322,11 +335,13 @@ def build_config(data: Mapping[str, Any]) -> Config:
                 phone=str(hub.get("phone", "")),
             )
         )
-    mailboxes = _section(data, "mailboxes")
+    _section(data, "mailboxes")
     times = _section(data, "timescales")
     day = str(times.get("allocations_meeting_day", "")).strip().lower()
-    if day not in WEEKDAYS:
-        raise ConfigError("timescales.allocations_meeting_day must be a day, like thursday")
+    if day not in (*WEEKDAYS, "none"):
+        raise ConfigError(
+            "timescales.allocations_meeting_day must be a day, like thursday, or none"
+        )
     meeting_time = str(times.get("allocations_meeting_time", ""))
     try:
         parsed_time = dt.time.fromisoformat(meeting_time)
@@ -337,7 +352,7 @@ def build_config(data: Mapping[str, Any]) -> Config:
     region = str(times.get("holiday_region", ""))
     _check_region(region)
     watch = _section(data, "watch")
-    levels = {int(k): str(v) for k, v in _section(data, "levels").items()}
+    levels = {level.number: level.name for level in profile.levels}
     # [limits] is the contract's table; form_bytes is the new name of max_file_bytes, which
     # still works (ehforms.toml files written by `ehforms init` have it) and which it overrides.
     limits = _section(data, "limits")
@@ -347,7 +362,7 @@ def build_config(data: Mapping[str, Any]) -> Config:
         form_bytes = _number(data["max_file_bytes"], "max_file_bytes", minimum=1024)
     return Config(
         council_name=str(data["council_name"]),
-        case_system_name=str(data["case_system_name"]),
+        case_system_name=str(data.get("case_system_name", "")),
         timezone=timezone,
         max_file_bytes=int(form_bytes),
         max_json_depth=int(_number(data["max_json_depth"], "max_json_depth", minimum=5)),
@@ -356,12 +371,12 @@ def build_config(data: Mapping[str, Any]) -> Config:
         inbox_mode=_mode(data["inbox_mode"], "inbox_mode"),
         levels=levels,
         hubs=tuple(hubs),
-        mash_mailbox=_mailbox(mailboxes.get("mash"), "mailboxes.mash"),
-        triage_mailbox=_mailbox(mailboxes.get("triage"), "mailboxes.triage"),
+        mash_mailbox=_mailbox(profile.front_door, "[mailboxes] front_door"),
+        triage_mailbox=_mailbox(profile.fallback, "[mailboxes] fallback"),
         written_followup_hours=_number(
             times.get("written_followup_hours"), "timescales.written_followup_hours", minimum=1
         ),
-        allocations_meeting_weekday=WEEKDAYS.index(day),
+        allocations_meeting_weekday=None if day == "none" else WEEKDAYS.index(day),
         allocations_meeting_time=(parsed_time.hour, parsed_time.minute),
         holiday_region=region,
         step_down_return_months=int(
@@ -392,6 +407,7 @@ def build_config(data: Mapping[str, Any]) -> Config:
         bundle_settle_seconds=_number(
             watch.get("bundle_settle_seconds", 60.0), "watch.bundle_settle_seconds"
         ),
+        council=profile,
     )
 
 

@@ -121,11 +121,18 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-def init(directory: Path) -> list[str]:
-    """Make (or complete) a working root; a line for each thing made."""
+def init(directory: Path, profile: str | None = None) -> list[str]:
+    """Make (or complete) a working root from a council profile; a line for each thing made."""
     from ehforms.setup import init_root
 
-    return init_root(directory)
+    return init_root(directory, profile)
+
+
+def profiles() -> list[tuple[str, str]]:
+    """The council profiles ehforms ships: (name, what it is)."""
+    from ehforms.profiles import profile_names, profile_summary
+
+    return [(name, profile_summary(name)) for name in profile_names()]
 
 
 def export_schemas(folder: Path) -> list[Path]:
@@ -232,11 +239,17 @@ class Root:
         because = None
         if not made.planned:
             because = (
-                "it goes to MASH as a safeguarding concern, and no letter is written"
+                f"it goes to {self.front_door} as a safeguarding concern, and no letter is "
+                "written"
                 if decision.status == REDIRECTED
                 else f"a {validation.form_type} form has none"
             )
         return Rendering(validation, made.files, made.notes, because)
+
+    @property
+    def front_door(self) -> str:
+        """What the council calls the mailbox safeguarding goes to ("MASH" unless it says)."""
+        return self.config.council.front_door_name
 
     def withheld(self, case_id: str) -> list[str] | None:
         from ehforms.ledger import case_history_at, withheld_in
@@ -255,7 +268,7 @@ class Root:
         values: dict[str, Any] = {"form_type": form_type}
         if case_id:
             values = carried(form_type, case_history_at(self.ledger_path, case_id), case_id)
-        title = SCHEMAS[form_type].title
+        title = self.config.council.rules(form_type).title or SCHEMAS[form_type].title
         if fmt == "json":
             text = json.dumps(skeleton(form_type, values), indent=2, ensure_ascii=False)
             return title, (text + "\n").encode()
@@ -304,8 +317,10 @@ class Root:
         on_claimed: Callable[[int], None] | None = None,
     ) -> Batch:
         """Everything in the inbox (and left claimed) through to its outcome, once."""
+        from ehforms.overrides import check_overrides
         from ehforms.pipeline import Postroom
 
+        check_overrides(self.path, self.config)
         clock = now if received_at is None else (lambda: received_at)
         with (
             self.owned(),
@@ -322,9 +337,11 @@ class Root:
         stop: threading.Event | None = None,
     ) -> None:
         """Process files as they arrive, until ``stop`` is set."""
+        from ehforms.overrides import check_overrides
         from ehforms.pipeline import Postroom
         from ehforms.watch import Watcher
 
+        check_overrides(self.path, self.config)
         with (
             self.owned(),
             Postroom(self.path, self.config, workers=worker_count(workers)) as room,

@@ -49,6 +49,7 @@ LABELS = {
     "cin": "Child in Need meeting",
     "taf": "Team Around the Family meeting",
     "step_parent": "Step-parent",
+    "mash_referral": "MASH referral allocated to Early Help",
 }
 
 
@@ -139,9 +140,15 @@ def _address_lines(address: Mapping[str, Any]) -> list[str]:
 
 def _common(data: Mapping[str, Any], config: Config, received_at: dt.datetime) -> dict[str, Any]:
     day = received_at.astimezone(config.timezone).date()
+    form_type = str(data.get("form_type", ""))
     return {
         "council": config.council_name,
-        "case_system": config.case_system_name,
+        # the case system this form type's case reference comes from ([case_systems])
+        "case_system": config.council.case_systems.get(form_type)
+        or config.case_system_name
+        or "Case reference",
+        "front_door": config.council.front_door_name,
+        "front_door_phone": config.contacts.get("mash_phone", ""),
         "case_id": data.get("case_id", ""),
         "today": long_date(day),
         "contacts": dict(config.contacts),
@@ -184,6 +191,17 @@ def consent_letter(
     )
 
 
+def _transfer_kind(data: Mapping[str, Any]) -> str:
+    """ "Step down", "Joint worked", or for a MASH referral allocated to Early Help (which is
+    not a step-down) that, joint worked or not."""
+    kind = label(data["transfer_type"])
+    if data.get("origin") != "mash_referral":
+        return kind
+    if data["transfer_type"] == "step_down":
+        return label("mash_referral")
+    return f"{kind} ({label('mash_referral')})"
+
+
 def pro_forma(
     data: Mapping[str, Any], config: Config, received_at: dt.datetime, due: Iterable[Any]
 ) -> Planned:
@@ -214,9 +232,11 @@ def pro_forma(
                 "date": long_date(discussion.get("date")),
                 "rationale": discussion.get("rationale", ""),
             },
-            "level": data["level_of_need"],
-            "level_meaning": config.levels.get(data["level_of_need"], ""),
-            "transfer_type": label(data["transfer_type"]),
+            "level": data.get("level_of_need", ""),
+            "level_meaning": config.levels.get(data.get("level_of_need", 0), ""),
+            "transfer_type": _transfer_kind(data),
+            "origin": label(data.get("origin")),
+            "step_down": data.get("origin", "step_down") == "step_down",
             "contacts": [
                 {"date": long_date(c["date"]), "kind": label(c["kind"]), "note": c.get("note", "")}
                 for c in data["planned_contacts"]
@@ -262,6 +282,13 @@ def closure_note(
             "follow_on_support": data.get("follow_on_support", ""),
             "child_feedback": data.get("child_feedback", ""),
             "parent_feedback": data.get("parent_feedback", ""),
+            "family_group_conference": (
+                ""
+                if data.get("family_group_conference_offered") is None
+                else "Offered"
+                if data["family_group_conference_offered"]
+                else "Not offered"
+            ),
             "withheld": withheld,
             "withheld_known": withheld is not None,
         },

@@ -101,7 +101,7 @@ def message_for(error: Exception) -> str:
     )
 
 
-def validation_lines(name: str, checked: Any) -> list[str]:
+def validation_lines(name: str, checked: Any, front_door: str = "MASH") -> list[str]:
     """``ehforms validate``'s words for one form."""
     errors = checked.errors
     if not errors:
@@ -110,7 +110,9 @@ def validation_lines(name: str, checked: Any) -> list[str]:
         lines = [f"{name}: {len(errors)} problem{'s' if len(errors) > 1 else ''}"]
         lines += [f"  {problem}" for problem in errors]
     if checked.safeguarding:
-        lines.append("  Safeguarding: this form goes to MASH at once, whatever else is wrong.")
+        lines.append(
+            f"  Safeguarding: this form goes to {front_door} at once, whatever else is wrong."
+        )
     return lines
 
 

@@ -17,6 +17,7 @@ import holidays
 from dateutil.relativedelta import relativedelta
 
 from ehforms.config import Config
+from ehforms.council import SAFEGUARDING_LEVEL
 from ehforms.forms import Validation
 from ehforms.forms.fields import postcode_district
 from ehforms.text import long_date, long_time
@@ -173,7 +174,8 @@ def _refused(submission: Submission, config: Config) -> Decision:
         followup,
         (
             "This bundle could not be taken as it is, but a form in it may be a safeguarding "
-            "concern: sent to MASH at once, marked urgent, with what could be read of it",
+            f"concern: sent to {config.council.front_door_name} at once, marked urgent, with "
+            "what could be read of it",
         ),
     )
 
@@ -206,6 +208,8 @@ def is_holiday(day: dt.date, region: str) -> bool:
 
 def next_meeting(received_at: dt.datetime, config: Config) -> dt.datetime:
     """The first meeting day after the day of receipt (local), skipping bank holidays."""
+    if config.allocations_meeting_weekday is None:
+        raise ValueError("this council holds no allocations meeting")
     local = received_at.astimezone(config.timezone)
     day = local.date() + dt.timedelta(days=1)
     while day.weekday() != config.allocations_meeting_weekday or is_holiday(
@@ -214,6 +218,37 @@ def next_meeting(received_at: dt.datetime, config: Config) -> dt.datetime:
         day += dt.timedelta(days=1)
     hour, minute = config.allocations_meeting_time
     return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=config.timezone)
+
+
+def working_days_after(received_at: dt.datetime, days: int, config: Config) -> dt.datetime:
+    """The same local time of day, ``days`` working days (Monday to Friday, not a bank holiday
+    of the council's region) after the day of receipt."""
+    local = received_at.astimezone(config.timezone)
+    day = local.date()
+    left = days
+    while left:
+        day += dt.timedelta(days=1)
+        if day.weekday() < 5 and not is_holiday(day, config.holiday_region):
+            left -= 1
+    return dt.datetime.combine(day, local.timetz().replace(tzinfo=None), tzinfo=config.timezone)
+
+
+def named_dues(
+    form_type: str | None, data: dict[str, Any], config: Config, received_at: dt.datetime
+) -> list[Due]:
+    """The dues a council's profile adds (``[timescales.due.<what>]``) for this form."""
+    dues = []
+    for due in config.council.dues:
+        if due.form != form_type:
+            continue
+        if due.level is not None and data.get("level_of_need") != due.level:
+            continue
+        if due.hours is not None:
+            by = received_at + dt.timedelta(hours=due.hours)
+        else:
+            by = working_days_after(received_at, due.working_days or 0, config)
+        dues.append(Due(due.what, by))
+    return dues
 
 
 def received_day(received_at: dt.datetime, config: Config) -> dt.date:
@@ -246,8 +281,8 @@ def _marf(validation: Validation, config: Config, received_at: dt.datetime) -> D
             URGENT,
             (followup,),
             (
-                "A MARF with problems still goes to MASH, marked urgent: follow up the listed "
-                "problems with the referrer",
+                f"A MARF with problems still goes to {config.council.front_door_name}, marked "
+                "urgent: follow up the listed problems with the referrer",
             ),
         )
     data = validation.data
@@ -265,14 +300,17 @@ def _marf(validation: Validation, config: Config, received_at: dt.datetime) -> D
                 f"less than {config.step_down_return_months} months ago: copied to "
                 f"{hub.sw_mailbox}"
             )
-    priority = URGENT if data["child_protection_concern"] else NORMAL
-    return Decision(ROUTED, tuple(mailboxes), priority, (followup,), tuple(notes))
+    # safeguarding, fixed in code: a child protection concern or the highest level is urgent
+    highest = data.get("level_of_need") == SAFEGUARDING_LEVEL
+    priority = URGENT if data["child_protection_concern"] or highest else NORMAL
+    due = (followup, *named_dues("marf", data, config, received_at))
+    return Decision(ROUTED, tuple(mailboxes), priority, due, tuple(notes))
 
 
 def _transfer_extras(data: dict[str, Any], config: Config, received_at: dt.datetime):
     due: list[Due] = []
     notes: list[str] = []
-    if data["level_of_need"] == 4:
+    if data.get("level_of_need") == 4 and config.allocations_meeting_weekday is not None:
         due.append(Due("allocations_meeting", next_meeting(received_at, config)))
     assessment = data["most_recent_assessment"]
     completed: dt.date = assessment["completed_on"]
@@ -299,8 +337,8 @@ def route(validation: Validation, config: Config, received_at: dt.datetime) -> D
             followup,
             (
                 "A safeguarding concern (a risk of significant harm, a child protection concern "
-                "or level of need 5) is not an Early Help request: redirected to MASH at once. "
-                "No consent letter is written",
+                "or the highest level of need) is not an Early Help request: redirected to "
+                f"{config.council.front_door_name} at once. No consent letter is written",
             ),
         )
     if not validation.valid or validation.data is None:
@@ -312,4 +350,5 @@ def route(validation: Validation, config: Config, received_at: dt.datetime) -> D
         extra_due, extra_notes = _transfer_extras(data, config, received_at)
         due += extra_due
         notes += extra_notes
+    due += named_dues(validation.form_type, data, config, received_at)
     return Decision(ROUTED, (mailbox,), NORMAL, tuple(due), tuple(notes), hub)

@@ -120,4 +120,5 @@ def check(name: str, data: bytes, received_at: dt.datetime, config: Config) -> V
         timezone=config.timezone,
         hubs=[hub.key for hub in config.hubs],
         max_messages=config.max_messages,
+        council=config.council,
     )

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError
 
+from ehforms.council import Council
 from ehforms.forms.base import UNKNOWN_FIELD, UNKNOWN_NAMED, counting_unknown
 from ehforms.forms.common import FORM_TYPES, FormSchema
 from ehforms.forms.context import LONDON, receiving
@@ -165,6 +166,7 @@ def validate(
     timezone: ZoneInfo = LONDON,
     hubs: Iterable[str] = (),
     max_messages: int = MAX_MESSAGES,
+    council: Council | None = None,
 ) -> Validation:
     """Check one parsed form against the contract, as of ``received_at``.
 
@@ -186,7 +188,10 @@ def validate(
         return Validation(None, None, (type_error,), safeguarding, raw)
     data = dict(raw)
     data["form_type"] = form_type
-    with receiving(received_at, timezone, frozenset(hubs)), counting_unknown() as unknown:
+    with (
+        receiving(received_at, timezone, frozenset(hubs), council),
+        counting_unknown() as unknown,
+    ):
         try:
             loaded = schema_for(form_type).load(data)
         except ValidationError as error:

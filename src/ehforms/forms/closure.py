@@ -54,6 +54,7 @@ class Closure(FormSchema):
     follow_on_support = LongText("follow-on support")
     child_feedback = LongText("child's feedback")
     parent_feedback = LongText("parent's feedback")
+    family_group_conference_offered = Bool("a Family Group Conference was offered")
 
     @validates_schema(pass_original=True, skip_on_field_errors=False)
     def _rules(self, data: dict[str, Any], original: Any, **_: Any) -> None:

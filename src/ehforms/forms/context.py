@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 from marshmallow.experimental.context import Context
 
+from ehforms.council import Council
+
 LONDON = ZoneInfo("Europe/London")
 
 
@@ -22,6 +24,9 @@ class Receipt:
     received_at: dt.datetime
     timezone: ZoneInfo = LONDON
     hubs: frozenset[str] = field(default_factory=frozenset)
+    # the council's profile: its levels, required fields, handover kinds, consent methods
+    # (None: the contract's own rules)
+    council: Council | None = None
 
     @property
     def today(self) -> dt.date:
@@ -30,11 +35,14 @@ class Receipt:
 
 @contextmanager
 def receiving(
-    received_at: dt.datetime, timezone: ZoneInfo = LONDON, hubs: frozenset[str] = frozenset()
+    received_at: dt.datetime,
+    timezone: ZoneInfo = LONDON,
+    hubs: frozenset[str] = frozenset(),
+    council: Council | None = None,
 ) -> Iterator[Receipt]:
     if received_at.tzinfo is None:
         raise ValueError("received_at must be timezone-aware")
-    receipt = Receipt(received_at, timezone, hubs)
+    receipt = Receipt(received_at, timezone, hubs, council)
     with Context(receipt):
         yield receipt
 

@@ -17,6 +17,7 @@ from typing import Any
 from marshmallow import Schema, fields
 from marshmallow.types import ErrorMessages
 
+from ehforms.forms.context import current
 from ehforms.forms.readers import read_bool, read_level
 
 # The UK postcode format (BS 7666), with the outward and inward parts; GIR 0AA is Girobank's.
@@ -257,19 +258,35 @@ class Level(Integer):
         ),
     }
 
-    def __init__(self, allowed: Iterable[int], **kwargs: Any) -> None:
+    def __init__(self, allowed: Iterable[int], *, form: str = "", **kwargs: Any) -> None:
         self.allowed = tuple(allowed)
+        self.form = form
         super().__init__("level of need", strict=True, **kwargs)
+
+    def allowed_here(self) -> tuple[int, ...]:
+        """The contract's levels for this form, or the council profile's (its pathways, or
+        ``[forms.<type>] levels``)."""
+        council = current().council
+        if council is None or not self.form:
+            return self.allowed
+        return council.allowed_levels(self.form, self.allowed)
+
+    def _validate_missing(self, value: Any) -> None:
+        council = current().council
+        if value is fields.missing_ and council is not None and not council.level_required:
+            return  # a council without numbered levels: the level may be left out
+        super()._validate_missing(value)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> int:
         # the reader the safeguarding check builds on: what is read as 5 here is a concern there
         level = read_level(value)
         if level is None:
             raise self.make_error("invalid")
-        if level not in self.allowed:
+        allowed = self.allowed_here()
+        if level not in allowed:
             if level == 1:
                 raise self.make_error("level_1")
-            raise self.make_error("not_allowed", allowed=join_choices(self.allowed))
+            raise self.make_error("not_allowed", allowed=join_choices(allowed))
         return level
 
     def _jsonschema_type_mapping(self) -> dict[str, Any]:

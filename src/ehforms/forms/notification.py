@@ -20,7 +20,7 @@ class Notification(FormSchema):
     address = Part("address", Address, required=True)
     consent = Part("family's consent", Consent, required=True)
     # Level 5 is accepted here: routing redirects it to MASH (a safeguarding concern).
-    level_of_need = Level((2, 3, 4, 5), required=True)
+    level_of_need = Level((2, 3, 4, 5), form="notification", required=True)
     reasons = LongText("reasons support is requested", required=True)
     risk_of_significant_harm = Bool("a child is at risk of significant harm", required=True)
     existing_support = LongText("existing support")

@@ -27,7 +27,7 @@ class Rfas(FormSchema):
     children = children_field()
     address = Part("address", Address, required=True)
     consent = Part("family's consent", Consent, required=True)
-    level_of_need = Level((2, 3, 4), required=True)
+    level_of_need = Level((2, 3, 4), form="rfas", required=True)
     services_requested = Many(
         "services requested",
         Part("service", ServiceRequest),

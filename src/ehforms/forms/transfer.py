@@ -7,7 +7,14 @@ from typing import Any
 from marshmallow import ValidationError, validates_schema
 
 from ehforms.forms.base import BaseSchema
-from ehforms.forms.common import FormSchema, children_field, family_field, require_consent_given
+from ehforms.forms.common import (
+    FormSchema,
+    children_field,
+    family_field,
+    handover_kinds,
+    handover_problem,
+    require_consent_given,
+)
 from ehforms.forms.dates import Date, When
 from ehforms.forms.fields import Choice, Level, Lines, LongText, Many, Part, Text
 from ehforms.forms.parts import Address, Consent, Contact, Practitioner
@@ -19,7 +26,8 @@ ASSESSMENT_KINDS = (
     "early_help_assessment",
     "cin_plan",
 )
-HANDOVER_KINDS = ("joint_visit", "cin_meeting")
+HANDOVER_KINDS = ("joint_visit", "cin_meeting")  # the contract's; a profile may name others
+ORIGINS = ("step_down", "mash_referral")
 
 
 class Assessment(BaseSchema):
@@ -38,6 +46,8 @@ class Transfer(FormSchema):
 
     case_id = Text("case reference", max_length=64, required=True)
     transfer_type = Choice("transfer type", TRANSFER_TYPES, required=True)
+    # a MASH referral allocated to Early Help is not a step-down
+    origin = Choice("origin of the transfer", ORIGINS)
     referrer = Part(
         "social worker's details", Practitioner, owner="the social worker", required=True
     )
@@ -45,7 +55,7 @@ class Transfer(FormSchema):
     family = family_field(required=True)
     address = Part("address", Address, required=True)
     consent = Part("family's consent", Consent, required=True)
-    level_of_need = Level((3, 4, 5), required=True)
+    level_of_need = Level((3, 4, 5), form="transfer", required=True)
     referred_on = Date("date of referral", required=True)
     most_recent_assessment = Part("most recent assessment", Assessment, required=True)
     worries = Lines("what we are worried about", item="worry", min_items=1, required=True)
@@ -83,10 +93,9 @@ class Transfer(FormSchema):
                 "Enter the intervention timescale: a joint-worked transfer needs one"
             ]
         contacts = data.get("planned_contacts")
-        if contacts and not any(c.get("kind") in HANDOVER_KINDS for c in contacts):
-            errors["planned_contacts"] = [
-                "Enter a joint visit or a Child in Need meeting in the planned contacts: "
-                "the case is handed over jointly"
-            ]
+        if data.get("origin") != "mash_referral":  # a step-down is handed over jointly
+            problem = handover_problem(contacts, handover_kinds("transfer", HANDOVER_KINDS))
+            if problem:
+                errors["planned_contacts"] = [problem + ": the case is handed over jointly"]
         if errors:
             raise ValidationError(errors)
