@@ -91,6 +91,10 @@ DEFAULTS: dict[str, Any] = {
             "Housing providers",
         ],
     },
+    "web": {
+        "idle_minutes": 30,
+        "session_hours": 12,
+    },
     "watch": {
         "quiet_seconds": 0.75,
         "rescan_seconds": 30.0,
@@ -143,6 +147,9 @@ class Config:
     retry_max_seconds: float
     # [limits] messages: at most this many problems listed for one form (errors.txt lines).
     max_messages: int = 100
+    # [web]: a session ends after this long without a request, and this long in all.
+    idle_minutes: float = 30.0
+    session_hours: float = 12.0
 
     @property
     def mailboxes(self) -> tuple[str, ...]:
@@ -316,6 +323,7 @@ def build_config(data: Mapping[str, Any]) -> Config:
     region = str(times.get("holiday_region", ""))
     _check_region(region)
     watch = _section(data, "watch")
+    web = _section(data, "web")
     levels = {int(k): str(v) for k, v in _section(data, "levels").items()}
     # [limits] is the contract's table; form_bytes is the new name of max_file_bytes, which
     # still works (ehforms.toml files written by `ehforms init` have it) and which it overrides.
@@ -360,6 +368,8 @@ def build_config(data: Mapping[str, Any]) -> Config:
             watch.get("retry_max_seconds"), "watch.retry_max_seconds", minimum=0.1
         ),
         max_messages=int(_number(limits.get("messages", 100), "limits.messages", minimum=2)),
+        idle_minutes=_number(web.get("idle_minutes", 30), "web.idle_minutes", minimum=1),
+        session_hours=_number(web.get("session_hours", 12), "web.session_hours", minimum=0.1),
     )
 
 
