@@ -1,0 +1,210 @@
+"""Hub staff's mailboxes: the counts, a mailbox's waiting forms, a form, its files, and
+"Mark as handled". Managers see the counts only.
+
+Every check of who may see what comes before any look-up: the role (403), then whether the
+mailbox is one the person works and the id looks like an id (404), then the core.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    get_flashed_messages,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+
+from ehforms.accounts import Role
+from ehforms.audit import Action
+from ehforms.core import now
+from ehforms.errors import AlreadyHandled, EhformsError, FolderBusy, NotFound
+from ehforms.web.forms import Plain
+from ehforms.web.present import case_reference, child_name, form_name, sections, when
+from ehforms.web.security import requires
+
+log = logging.getLogger("ehforms.web")
+pages = Blueprint("mailboxes", __name__)
+
+SUBMISSION_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+HANDLED = "Marked as handled"
+
+
+def _root() -> Any:
+    return current_app.extensions["ehforms.root"]
+
+
+def _mine(mailbox: str) -> str:
+    """A mailbox this person works, or 404: another mailbox does not exist for them."""
+    if mailbox not in _root().config.mailboxes or mailbox not in g.account.mailboxes:
+        abort(404)
+    return mailbox
+
+
+def _submission(submission_id: str) -> str:
+    if not SUBMISSION_ID.match(submission_id):
+        abort(404)
+    return submission_id
+
+
+def _page() -> int:
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        abort(404)
+    return int(raw)
+
+
+@pages.get("/mailboxes")
+@requires(Role.HUB, Role.MANAGER)
+def index() -> ResponseReturnValue:
+    root = _root()
+    counts = root.counts(now())
+    manager = g.account.role == Role.MANAGER
+    names = [m for m in root.config.mailboxes if manager or m in g.account.mailboxes]
+    rows = [
+        {"mailbox": m, **counts.get(m, {"waiting": 0, "urgent": 0, "overdue": 0})} for m in names
+    ]
+    return render_template("mailboxes.html", rows=rows, links=not manager)
+
+
+def _listed(mailbox: str, waiting: Any) -> dict[str, Any]:
+    """A row of the mailbox page: what the listing knows, the case and the child from the
+    form (through the core's form view until the listing carries them)."""
+    case = getattr(waiting, "case", None)
+    child = getattr(waiting, "child", None)
+    if (case is None or child is None) and waiting.submission_id:
+        try:
+            form = _root().form_view(mailbox, waiting.submission_id).form
+        except NotFound:
+            form = None
+        case, child = case_reference(form), child_name(form)
+    return {"waiting": waiting, "case": case or "", "child": child or ""}
+
+
+@pages.get("/mailboxes/<mailbox>")
+@requires(Role.HUB)
+def mailbox(mailbox: str) -> ResponseReturnValue:
+    mailbox = _mine(mailbox)
+    page = _page()
+    size = current_app.config["PAGE_SIZE"]
+    at = now()
+    everything = _root().mailbox(mailbox, at)
+    pages_total = max(1, -(-len(everything) // size))
+    if page > pages_total:
+        abort(404)
+    shown = everything[(page - 1) * size : page * size]
+    rows = [_listed(mailbox, w) for w in shown]
+    _root().audit.record(g.account.email, Action.VIEWED_MAILBOX, detail=mailbox)
+    zone = _root().config.timezone
+    return render_template(
+        "mailbox.html",
+        mailbox=mailbox,
+        rows=rows,
+        at=at,
+        zone=zone,
+        when=when,
+        form_name=form_name,
+        page=page,
+        pages_total=pages_total,
+        total=len(everything),
+        handled=HANDLED in get_flashed_messages(),
+    )
+
+
+def _form_page(mailbox: str, submission_id: str, problem: str | None = None) -> Any:
+    root = _root()
+    try:
+        view = root.form_view(mailbox, submission_id)
+    except NotFound:
+        abort(404)
+    form = view.form
+    case = case_reference(form) or None
+    root.audit.record(g.account.email, Action.VIEWED_FORM, submission_id=submission_id, case=case)
+    zone = root.config.timezone
+    receipt = view.receipt
+    return render_template(
+        "form.html",
+        mailbox=mailbox,
+        view=view,
+        title=form_name(receipt.form_type if receipt else None),
+        sections=sections(form, zone) if form else [],
+        case=case,
+        child=child_name(form),
+        received=when(receipt.received_at, zone) if receipt else "",
+        dues=[(d.what, when(d.by, zone), d.by < now()) for d in (receipt.due if receipt else ())],
+        notes=list(receipt.notes) if receipt else [],
+        handle=Plain(),
+        problem=problem,
+    )
+
+
+@pages.get("/mailboxes/<mailbox>/<submission_id>")
+@requires(Role.HUB)
+def form(mailbox: str, submission_id: str) -> ResponseReturnValue:
+    return _form_page(_mine(mailbox), _submission(submission_id))
+
+
+@pages.post("/mailboxes/<mailbox>/<submission_id>")
+@requires(Role.HUB)
+def mark_handled(mailbox: str, submission_id: str) -> ResponseReturnValue:
+    mailbox, submission_id = _mine(mailbox), _submission(submission_id)
+    Plain().validate_on_submit()  # CSRFProtect has refused a request without a valid token
+    try:
+        _root().mark_handled(mailbox, submission_id, by=g.account.email)
+    except NotFound:
+        abort(404)
+    except AlreadyHandled as already:
+        problem = (
+            f"Already marked as handled by {already.by}"
+            if already.by
+            else "Already marked as handled"
+        )
+        return _form_page(mailbox, submission_id, problem), 409
+    except FolderBusy:
+        problem = (
+            "The form's folder could not be moved: a file in it may be open on the share. "
+            "Close it and try again"
+        )
+        return _form_page(mailbox, submission_id, problem), 409
+    except EhformsError as error:  # not finished by the watcher, and what else the core says
+        return _form_page(mailbox, submission_id, str(error)), 409
+    log.info("%s marked as handled in %s", submission_id, mailbox)
+    flash(HANDLED)
+    return redirect(url_for("mailboxes.mailbox", mailbox=mailbox))
+
+
+@pages.get("/mailboxes/<mailbox>/<submission_id>/files/<int:n>")
+@requires(Role.HUB)
+def file(mailbox: str, submission_id: str, n: int) -> ResponseReturnValue:
+    mailbox, submission_id = _mine(mailbox), _submission(submission_id)
+    root = _root()
+    try:
+        ref, path = root.form_file(mailbox, submission_id, n)
+        case = case_reference(root.form_view(mailbox, submission_id).form) or None
+    except NotFound:
+        abort(404)
+    root.audit.record(
+        g.account.email,
+        Action.DOWNLOADED_FILE,
+        submission_id=submission_id,
+        case=case,
+        detail=f"file {n}",
+    )
+    return send_file(
+        path,
+        mimetype=ref.content_type,
+        as_attachment=True,
+        download_name=ref.name,
+        max_age=0,
+    )
