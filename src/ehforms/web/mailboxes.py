@@ -31,7 +31,7 @@ from ehforms.audit import Action
 from ehforms.core import now
 from ehforms.errors import AlreadyHandled, EhformsError, FolderBusy, NotFound
 from ehforms.web.forms import Plain
-from ehforms.web.present import case_reference, child_name, form_name, sections, when
+from ehforms.web.present import form_name, sections, when
 from ehforms.web.security import requires
 
 log = logging.getLogger("ehforms.web")
@@ -78,20 +78,6 @@ def index() -> ResponseReturnValue:
     return render_template("mailboxes.html", rows=rows, links=not manager)
 
 
-def _listed(mailbox: str, waiting: Any) -> dict[str, Any]:
-    """A row of the mailbox page: what the listing knows, the case and the child from the
-    form (through the core's form view until the listing carries them)."""
-    case = getattr(waiting, "case", None)
-    child = getattr(waiting, "child", None)
-    if (case is None or child is None) and waiting.submission_id:
-        try:
-            form = _root().form_view(mailbox, waiting.submission_id).form
-        except NotFound:
-            form = None
-        case, child = case_reference(form), child_name(form)
-    return {"waiting": waiting, "case": case or "", "child": child or ""}
-
-
 @pages.get("/mailboxes/<mailbox>")
 @requires(Role.HUB)
 def mailbox(mailbox: str) -> ResponseReturnValue:
@@ -104,7 +90,7 @@ def mailbox(mailbox: str) -> ResponseReturnValue:
     if page > pages_total:
         abort(404)
     shown = everything[(page - 1) * size : page * size]
-    rows = [_listed(mailbox, w) for w in shown]
+    rows = _root().listing(mailbox, shown)  # with each form's case and first child
     _root().audit.record(g.account.email, Action.VIEWED_MAILBOX, detail=mailbox)
     zone = _root().config.timezone
     return render_template(
@@ -129,7 +115,7 @@ def _form_page(mailbox: str, submission_id: str, problem: str | None = None) -> 
     except NotFound:
         abort(404)
     form = view.form
-    case = case_reference(form) or None
+    case = view.case
     root.audit.record(g.account.email, Action.VIEWED_FORM, submission_id=submission_id, case=case)
     zone = root.config.timezone
     receipt = view.receipt
@@ -140,7 +126,6 @@ def _form_page(mailbox: str, submission_id: str, problem: str | None = None) -> 
         title=form_name(receipt.form_type if receipt else None),
         sections=sections(form, zone) if form else [],
         case=case,
-        child=child_name(form),
         received=when(receipt.received_at, zone) if receipt else "",
         dues=[(d.what, when(d.by, zone), d.by < now()) for d in (receipt.due if receipt else ())],
         notes=list(receipt.notes) if receipt else [],
@@ -191,7 +176,7 @@ def file(mailbox: str, submission_id: str, n: int) -> ResponseReturnValue:
     root = _root()
     try:
         ref, path = root.form_file(mailbox, submission_id, n)
-        case = case_reference(root.form_view(mailbox, submission_id).form) or None
+        case = root.form_view(mailbox, submission_id).case
     except NotFound:
         abort(404)
     root.audit.record(

@@ -157,21 +157,3 @@ def sections(form: Mapping[str, Any], zone: ZoneInfo) -> list[Section]:
         else:
             first.rows.append(Row(_label(name, spec), _value(value, spec, zone)))
     return [section for section in result if section.rows]
-
-
-def child_name(form: Mapping[str, Any] | None) -> str:
-    """The first child's name as a person writes it, with "and N more" for the others."""
-    children = (form or {}).get("children")
-    if not isinstance(children, list) or not children or not isinstance(children[0], Mapping):
-        return ""
-    first = children[0]
-    name = " ".join(
-        str(first.get(key) or "").strip() for key in ("given_name", "family_name")
-    ).strip()
-    more = len(children) - 1
-    return f"{name} and {more} more" if more else name
-
-
-def case_reference(form: Mapping[str, Any] | None) -> str:
-    value = (form or {}).get("case_id")
-    return str(value) if value else ""
