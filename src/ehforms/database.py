@@ -178,6 +178,17 @@ def engine_for(path: Path, *, timeout: float = 30.0, owner: bool = True) -> Engi
 
 
 @contextmanager
+def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
+    """One short transaction on a connection of its own (safe from any thread): a write
+    begins ``IMMEDIATE``, so writers take turns instead of failing half-way."""
+    with _translated(), engine.connect() as connection:
+        if write:
+            connection = connection.execution_options(immediate=True)
+        with connection.begin():
+            yield connection
+
+
+@contextmanager
 def _translated() -> Iterator[None]:
     """The database's errors as ehforms' own: busy, full, or not usable."""
     try:

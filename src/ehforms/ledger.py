@@ -322,6 +322,7 @@ class Ledger:
                     deliveries.c.priority,
                     submissions.c.received_at,
                     deliveries.c.due_at,
+                    submissions.c.case_id,
                 )
                 .join(submissions, submissions.c.submission_id == deliveries.c.submission_id)
                 .where(deliveries.c.place == place)
@@ -336,8 +337,18 @@ class Ledger:
                 priority or "normal",
                 dt.datetime.fromisoformat(received_at),
                 dt.datetime.fromisoformat(due_at) if due_at else None,
+                case_id,
             )
-            for submission_id, folder, form_type, status, priority, received_at, due_at in rows
+            for (
+                submission_id,
+                folder,
+                form_type,
+                status,
+                priority,
+                received_at,
+                due_at,
+                case_id,
+            ) in rows
         ]
 
     def case_history(self, case_id: str) -> History:
