@@ -26,6 +26,7 @@ from ehforms.database import deliveries, handled, submissions, transaction
 from ehforms.errors import AlreadyHandled, FolderBusy, NotFinished, NotFound
 from ehforms.files import NotARegularFile, open_regular
 from ehforms.mailroom import DONE
+from ehforms.names import safe_file_name
 from ehforms.receipts import Receipt
 from ehforms.rows import withheld_in
 
@@ -47,8 +48,9 @@ _NOT_SERVED = {"receipt.json", "form.json", "errors.txt"}
 
 @dataclass(frozen=True)
 class FileRef:
-    """A document or attachment of a form: its position (from 1) among the files the receipt
-    names, documents first, and its name (which may carry a child's name: never in a URL)."""
+    """A file of a form: its position (from 1) among the files the receipt names (the
+    original, documents, attachments), and its name (which may carry a child's name: never
+    in a URL)."""
 
     n: int
     name: str
@@ -143,13 +145,15 @@ def _by_name(base: Path, submission_id: str) -> str | None:
 
 
 def named_files(receipt: Receipt) -> list[str]:
-    """The files a receipt names: documents, then attachments (once bundles land)."""
-    names = list(receipt.documents)
+    """The files a receipt names, as the mailroom wrote them into the folder: the original
+    the form arrived as (``source``), its documents, then its attachments (once bundles land;
+    tolerant of receipts without them)."""
+    names = [receipt.source, *receipt.documents]
     for attachment in getattr(receipt, "attachments", None) or ():
         name = attachment if isinstance(attachment, str) else getattr(attachment, "name", None)
         if isinstance(name, str):
             names.append(name)
-    return names
+    return [safe_file_name(name) for name in names if name]
 
 
 def _servable(folder: Path, name: str) -> Path | None:
