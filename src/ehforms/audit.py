@@ -155,7 +155,7 @@ def add(
     connection.execute(
         audit.insert().values(
             at=stamp(at),
-            who=who,
+            who=normal_email(who) if "@" in who else who,  # an email: as accounts keep it
             action=str(action),
             submission_id=submission_id,
             case_ref=case,
