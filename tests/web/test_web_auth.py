@@ -131,11 +131,11 @@ def test_signing_in_always_starts_a_new_session(web_root):
 
 def test_not_signed_in_goes_to_sign_in_and_back_to_a_local_path_only(web_root):
     client = app_for(web_root).test_client()
-    response = client.get("/mailboxes/eh-north?page=1")
+    response = client.get("/mailboxes/eh-central?page=1")
     assert response.status_code == 302
-    assert response.headers["Location"] == "/sign-in?next=/mailboxes/eh-north?page%3D1"
-    back = sign_in(client, HUB, next_path="/mailboxes/eh-north")
-    assert back.headers["Location"] == "/mailboxes/eh-north"
+    assert response.headers["Location"] == "/sign-in?next=/mailboxes/eh-central?page%3D1"
+    back = sign_in(client, HUB, next_path="/mailboxes/eh-central")
+    assert back.headers["Location"] == "/mailboxes/eh-central"
     for target in ("https://evil.example/", "//evil.example/", "/\\evil.example", "mailboxes"):
         client = app_for(web_root).test_client()
         response = sign_in(client, HUB, next_path=target)
@@ -172,10 +172,10 @@ def test_every_form_refuses_a_post_without_its_csrf_token(web_root):
 
 def test_a_one_time_password_must_be_changed_before_anything_else(web_root):
     client = app_for(web_root).test_client()
-    response = sign_in(client, NEWCOMER, next_path="/mailboxes/eh-north")
+    response = sign_in(client, NEWCOMER, next_path="/mailboxes/eh-central")
     assert response.headers["Location"].startswith("/change-password")
     assert client.get("/mailboxes").headers["Location"].startswith("/change-password")
-    page = "/change-password?next=/mailboxes/eh-north"
+    page = "/change-password?next=/mailboxes/eh-central"
     html = text(client.get(page))
     assert "Change your password" in html and "New password" in html
     assert "Confirm new password" in html
@@ -189,9 +189,9 @@ def test_a_one_time_password_must_be_changed_before_anything_else(web_root):
     assert "Enter the same password in both fields" in text(post(client, page, mismatch))
     chosen = {"new_password": "Velvet-Harbour-Kite-9", "confirm_password": "Velvet-Harbour-Kite-9"}
     done = post(client, page, chosen)
-    assert done.headers["Location"] == "/mailboxes/eh-north"
+    assert done.headers["Location"] == "/mailboxes/eh-central"
     session_cookie(done)  # a new session for the new password
-    assert client.get("/mailboxes/eh-north").status_code == 200
+    assert client.get("/mailboxes/eh-central").status_code == 200
     fresh = app_for(web_root).test_client()
     assert REFUSED in text(sign_in(fresh, NEWCOMER, PASSWORD))
     assert sign_in(fresh, NEWCOMER, "Velvet-Harbour-Kite-9").headers["Location"] == "/mailboxes"
@@ -203,14 +203,14 @@ def test_a_session_idle_too_long_ends_on_the_signed_out_page(web_root):
     sign_in(client, HUB)
     later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=31)
     root.accounts.clock = lambda: later
-    response = client.get("/mailboxes/eh-north")
+    response = client.get("/mailboxes/eh-central")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/signed-out?")
     assert "reason=inactive" in response.headers["Location"]
     html = text(client.get(response.headers["Location"]))
     assert "You have been signed out" in html
     assert "had not used the service for 30 minutes" in html
-    assert 'href="/sign-in?next=/mailboxes/eh-north"' in html
+    assert 'href="/sign-in?next=/mailboxes/eh-central"' in html
 
 
 def test_the_contracts_headers_on_every_page(web_root):
@@ -255,12 +255,12 @@ def test_forwarded_headers_are_believed_only_from_the_trusted_proxy(web_root):
     ("email", "path"),
     [
         (PRACTITIONER, "/mailboxes"),
-        (PRACTITIONER, "/mailboxes/eh-north"),
+        (PRACTITIONER, "/mailboxes/eh-central"),
         (PRACTITIONER, "/audit"),
-        (MANAGER, "/mailboxes/eh-north"),
+        (MANAGER, "/mailboxes/eh-central"),
         (MANAGER, "/mailboxes/no-such-mailbox"),
-        (MANAGER, "/mailboxes/eh-north/01JZZZZZZZZZZZZZZZZZZZZZZZ"),
-        (MANAGER, "/mailboxes/eh-north/01JZZZZZZZZZZZZZZZZZZZZZZZ/files/1"),
+        (MANAGER, "/mailboxes/eh-central/01JZZZZZZZZZZZZZZZZZZZZZZZ"),
+        (MANAGER, "/mailboxes/eh-central/01JZZZZZZZZZZZZZZZZZZZZZZZ/files/1"),
         (HUB, "/audit"),
     ],
 )

@@ -17,19 +17,19 @@ from ehforms.web import create_app
 
 RECEIVED = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
 PASSWORD = "Tangerine-Lamp-Orbit-42"
-HUB = "hub.north@example.gov.uk"  # eh-north, sw-north
+HUB = "hub@example.gov.uk"  # eh-central, sw-north
 MASH = "mash.hub@example.gov.uk"  # mash, triage
 MANAGER = "manager@example.gov.uk"
 PRACTITIONER = "practitioner@example.gov.uk"
 NEWCOMER = "newcomer@example.gov.uk"  # a one-time password, to change at sign-in
 ACCOUNTS = {
-    HUB: (Role.HUB, ("eh-north", "sw-north")),
+    HUB: (Role.HUB, ("eh-central", "sw-north")),
     MASH: (Role.HUB, ("mash", "triage")),
     MANAGER: (Role.MANAGER, ()),
     PRACTITIONER: (Role.PRACTITIONER, ()),
-    NEWCOMER: (Role.HUB, ("eh-north",)),
+    NEWCOMER: (Role.HUB, ("eh-central",)),
 }
-# Extra notifications to the North hub, so its mailbox has pages at a page size of 2.
+# Extra notifications to the Central hub, so its mailbox has pages at a page size of 2.
 NORTH_EXTRA = 3
 
 
