@@ -149,9 +149,10 @@ class Root:
         until the root's owner has made it."""
         from ehforms.ledger import Ledger
 
-        if self._reader is None and self.ledger_path.exists():
-            self._reader = Ledger(self.ledger_path, migrate_schema=False)
-        return self._reader
+        with self._opening:  # the web's threads share one
+            if self._reader is None and self.ledger_path.exists():
+                self._reader = Ledger(self.ledger_path, migrate_schema=False)
+            return self._reader
 
     def store(self) -> Engine:
         """The ledger's engine for the web's writes (accounts, sessions, the audit trail,
