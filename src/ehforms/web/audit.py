@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 
 from ehforms.accounts import Role
 from ehforms.web.forms import CaseFilter
-from ehforms.web.present import when
+from ehforms.web.present import short, who
 from ehforms.web.security import requires
 
 pages = Blueprint("audit", __name__)
@@ -45,7 +45,8 @@ def index() -> ResponseReturnValue:
         page=page,
         case=case,
         form=form,
-        when=when,
+        short=short,
+        who=who,
         zone=_root().config.timezone,
     )
 

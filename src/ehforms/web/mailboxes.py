@@ -31,7 +31,7 @@ from ehforms.audit import Action
 from ehforms.core import now
 from ehforms.errors import AlreadyHandled, EhformsError, FolderBusy, NotFound
 from ehforms.web.forms import Plain
-from ehforms.web.present import form_name, sections, when
+from ehforms.web.present import due_name, form_name, sections, when
 from ehforms.web.security import requires
 
 log = logging.getLogger("ehforms.web")
@@ -127,7 +127,10 @@ def _form_page(mailbox: str, submission_id: str, problem: str | None = None) -> 
         sections=sections(form, zone) if form else [],
         case=case,
         received=when(receipt.received_at, zone) if receipt else "",
-        dues=[(d.what, when(d.by, zone), d.by < now()) for d in (receipt.due if receipt else ())],
+        dues=[
+            (due_name(d.what), when(d.by, zone), d.by < now())
+            for d in (receipt.due if receipt else ())
+        ],
         notes=list(receipt.notes) if receipt else [],
         handle=Plain(),
         problem=problem,

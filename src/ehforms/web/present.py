@@ -74,6 +74,23 @@ def when(value: dt.datetime | None, zone: ZoneInfo) -> str:
     return f"{local.day} {local:%B %Y}, {hour}:{local:%M}{'am' if local.hour < 12 else 'pm'}"
 
 
+def short(value: dt.datetime, zone: ZoneInfo) -> str:
+    """``24 Nov 2026 09:05``: for a table of many times."""
+    return f"{value.astimezone(zone):%-d %b %Y %H:%M}"
+
+
+DUES = {"written_followup": "Written follow-up", "allocations_meeting": "Allocations meeting"}
+
+
+def due_name(what: str) -> str:
+    return DUES.get(what, words(what))
+
+
+def who(value: str) -> str:
+    """An audit row's person; a failed sign-in's hashed email, cut short."""
+    return f"Email hashed: {value[1:13]}…" if value.startswith("#") else value
+
+
 def day(value: str | dt.date) -> str:
     try:
         parsed = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
