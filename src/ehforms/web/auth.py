@@ -84,7 +84,7 @@ def signed_out() -> ResponseReturnValue:
     return render_template(
         "signed_out.html",
         inactive=inactive,
-        idle_minutes=current_app.config["IDLE_MINUTES"],
+        idle_minutes=f"{current_app.extensions['ehforms.root'].config.idle_minutes:g}",
         next=_next(),
     )
 

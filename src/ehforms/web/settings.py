@@ -6,6 +6,9 @@ caller of :func:`ehforms.web.create_app` passes.
 Secrets are never configuration keys: the key that signs the CSRF cookie comes from
 ``EHFORMS_WEB_SECRET_KEY`` or is made at random when the service starts (a restart then only
 asks people to send an open form again).
+
+``[web] idle_minutes`` and ``session_hours`` belong to the core (``Config``), which ends
+sessions; the pages read them from there.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ DEFAULTS: dict[str, Any] = {
     "assets_dir": "",  # default: build/assets in the source checkout (./dev assets)
     "insecure_http": False,
     "trusted_proxy": [],
-    "idle_minutes": 30,  # the core ends a session after it; here for the pages' wording
 }
 SECRETS = ("secret_key",)
 
