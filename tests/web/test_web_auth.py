@@ -281,3 +281,13 @@ def test_a_page_the_role_lacks_is_403_before_any_look_up(web_root, email, path):
     assert response.status_code == 403
     assert "You do not have access to this page" in text(response)
     assert len(root.audit.rows(limit=500)) == before
+
+
+def test_an_address_that_is_no_page_is_404_with_the_header_of_whoever_is_signed_in(web_root):
+    client = app_for(web_root).test_client()
+    anonymous = client.get("/no/such/page")
+    assert anonymous.status_code == 404 and "Sign out" not in text(anonymous)
+    sign_in(client, HUB)
+    signed_in = client.get("/no/such/page")
+    assert signed_in.status_code == 404
+    assert "Page not found" in text(signed_in) and "Sign out" in text(signed_in)

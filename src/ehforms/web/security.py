@@ -8,6 +8,7 @@ import base64
 import hashlib
 import re
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
@@ -98,6 +99,10 @@ def gate() -> ResponseReturnValue | None:
         token = session_token()
         if token and request.endpoint == "auth.sign_in":
             g.token = token  # ended at the next sign-in: a new session, never this one
+        elif token and request.endpoint is None:
+            # an address that is no page: 404, with the person's header if they are signed in
+            with suppress(SessionEnded):
+                g.account = current_app.extensions["ehforms.root"].accounts.session(token).account
         return None
     token = session_token()
     if token is None:
