@@ -201,6 +201,10 @@ def test_a_folder_copied_in_by_hand_is_found_by_its_name(root):
     shutil.copytree(base / row.folder, root.mailroom.outbox / "triage" / row.folder)
     view = root.form_view("triage", row.submission_id)
     assert view.folder == row.folder and view.finished
+    # its receipt says where it went: a copy outside its primary mailbox is never overdue
+    later = RECEIVED + dt.timedelta(days=60)
+    assert root.counts(later) == root.status(later)["mailboxes"]
+    assert root.counts(later)["triage"]["waiting"] == 1
     root.mark_handled("triage", row.submission_id, by=HUB)
     assert (root.mailroom.outbox / "triage" / "done" / row.folder).is_dir()
 

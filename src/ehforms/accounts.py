@@ -300,6 +300,7 @@ class Accounts:
         SignInRefused, after the same work whatever the cause (and after the delay that
         recent failures for this email or from this address call for)."""
         email = normal_email(email)
+        address = address or "unknown"
         hashed_email = email_hash(email)
         at = self.clock()
         since = stamp(at - FAILURE_WINDOW)
