@@ -165,6 +165,7 @@ def test_emails_are_trimmed_and_compared_case_insensitively(root, local, before,
     assert root.accounts.get(typed).email == email
     with pytest.raises(AccountExists):
         root.accounts.add(typed, "practitioner", password=GOOD)
+    assert root.accounts.sign_in(typed, GOOD, "10.0.0.1").email == email
 
 
 def test_disable_and_a_new_password_need_an_account(root):

@@ -9,12 +9,15 @@ import datetime as dt
 import ipaddress
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ehforms.cli import EXIT_INVALID, ToolError, open_root, root_option
-from ehforms.core import Root
 from ehforms.errors import AccountExists, EhformsError, UnknownAccount
+
+if TYPE_CHECKING:
+    from ehforms.core import Root
 
 ROLES = ("practitioner", "hub", "manager")
 
