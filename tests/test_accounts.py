@@ -159,7 +159,9 @@ def test_the_shipped_list_is_data_in_the_package():
 )
 def test_emails_are_trimmed_and_compared_case_insensitively(root, local, before, after, upper):
     email = f"{local}@example.gov.uk"
-    typed = before + "".join(c.upper() if u else c for c, u in zip(email, upper, strict=False)) + after
+    typed = (
+        before + "".join(c.upper() if u else c for c, u in zip(email, upper, strict=False)) + after
+    )
     if root.accounts.get(email) is None:
         root.accounts.add(email, "practitioner", password=GOOD)
     assert root.accounts.get(typed).email == email
@@ -435,3 +437,24 @@ def test_accounts_on_a_folder_that_is_not_a_root(tmp_path):
 
     with pytest.raises(RootError, match="is not a working root"):
         Root.open(tmp_path, environ={}).accounts.list()
+
+
+def test_old_failures_and_sessions_long_over_are_not_kept(root, clock):
+    root.accounts.add("a@example.gov.uk", "practitioner", password=GOOD)
+    account = root.accounts.get("a@example.gov.uk")
+    old_token = root.accounts.start_session(account)
+    with pytest.raises(SignInRefused):
+        root.accounts.sign_in("a@example.gov.uk", OTHER, "10.0.0.1")
+    clock.advance(days=2)
+    with pytest.raises(SignInRefused):
+        root.accounts.sign_in("b@example.gov.uk", OTHER, "10.0.0.2")
+    assert rows(root, "SELECT address FROM sign_in_failures") == [("10.0.0.2",)]
+    root.accounts.start_session(account)
+    assert len(rows(root, "SELECT * FROM sessions")) == 1
+    with pytest.raises(SessionEnded):
+        root.accounts.session(old_token)
+    assert [r.action for r in reversed(root.audit.rows())] == [
+        "account added",
+        "sign-in failed",
+        "sign-in failed",
+    ]

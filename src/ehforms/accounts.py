@@ -65,7 +65,8 @@ MIN_LENGTH = 12
 FREE_FAILURES = 3
 FAILURE_WINDOW = dt.timedelta(minutes=15)
 MAX_DELAY = 10.0
-TOUCH_EVERY = dt.timedelta(seconds=15)  # last_seen is written at most this often
+TOUCH_EVERY = dt.timedelta(seconds=15)
+DAY = dt.timedelta(days=1)  # last_seen is written at most this often
 
 # OWASP's first Argon2id setting (19 MiB, 2 passes, 1 lane): a sign-in costs tens of
 # milliseconds, and 20 people signing in at once stay inside `serve`'s memory budget. A hash
@@ -325,6 +326,8 @@ class Accounts:
         at = self.clock()
         if not right or account is None or not account.active:
             with transaction(self.engine, write=True) as connection:
+                # failures older than the window no longer count: kept no longer either
+                connection.execute(sign_in_failures.delete().where(sign_in_failures.c.at < since))
                 connection.execute(
                     sign_in_failures.insert().values(
                         at=stamp(at), email_hash=hashed_email, address=address
@@ -352,8 +355,13 @@ class Accounts:
         """A new session for a signed-in account: the token for the browser (stored only
         as its hash)."""
         token = secrets.token_urlsafe(32)
-        at = stamp(self.clock())
+        now = self.clock()
+        at = stamp(now)
         with transaction(self.engine, write=True) as connection:
+            # sessions long over are forgotten (the audit trail keeps the sign-ins)
+            connection.execute(
+                sessions.delete().where(sessions.c.last_seen < stamp(now - self.longest - DAY))
+            )
             connection.execute(
                 sessions.insert().values(
                     token_sha256=token_hash(token),
