@@ -231,3 +231,32 @@ def test_a_listing_gives_each_rows_case_and_first_child(root):
     found = {r.form_type: (r.case, r.child) for r in rows}
     assert found["rfas"] == ("EH-00417", "Amelia Hughes")
     assert found["notification"][1] == "Amelia Hughes"
+
+
+def test_two_people_marking_at_once_one_wins_and_the_other_is_told_who(root):
+    import threading
+
+    row = waiting(root, "eh-central", "rfas")
+    start = threading.Barrier(4)
+    results: dict[str, object] = {}
+
+    def mark(person: str) -> None:
+        start.wait()
+        try:
+            root.mark_handled("eh-central", row.submission_id, by=person)
+            results[person] = "marked"
+        except AlreadyHandled as error:
+            results[person] = error
+
+    people = [f"hub{n}@example.gov.uk" for n in range(4)]
+    threads = [threading.Thread(target=mark, args=(p,)) for p in people]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    (winner,) = [p for p, r in results.items() if r == "marked"]
+    others = [r for r in results.values() if r != "marked"]
+    assert len(others) == 3
+    assert {o.by for o in others} == {winner}
+    assert root.form_view("eh-central", row.submission_id).handled_by == winner
+    assert [r.who for r in root.audit.rows()] == [winner]

@@ -252,9 +252,7 @@ def mark_handled(root: Root, mailbox: str, submission_id: str, by: str, when: dt
     did it, in one write transaction: two people at once get one success and one
     AlreadyHandled naming the first."""
     at = locate(root, mailbox, submission_id)
-    if at.done:
-        raise AlreadyHandled(handled_by(root, mailbox, submission_id))
-    if not at.finished:
+    if not at.done and not at.finished:
         raise NotFinished(
             "This form is still being processed: it can be marked as handled once it is finished"
         )
@@ -265,7 +263,8 @@ def mark_handled(root: Root, mailbox: str, submission_id: str, by: str, when: dt
                 handled.c.mailbox == mailbox, handled.c.submission_id == submission_id
             )
         ).scalar()
-        if target.exists() or not at.path.is_dir():
+        # in the write transaction: whoever moved it first through ehforms has committed
+        if at.done or target.exists() or not at.path.is_dir():
             raise AlreadyHandled(str(earlier) if earlier else None)
         try:
             os.rename(at.path, target)
