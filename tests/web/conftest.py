@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from web_support import build, clone
+
+from web.web_support import build, clone
 
 SAMPLES = Path(__file__).parents[2] / "src" / "ehforms" / "samples"
 

@@ -7,7 +7,9 @@ import re
 import time
 
 import pytest
-from web_support import (
+
+from ehforms.core import Root
+from web.web_support import (
     HUB,
     MANAGER,
     NEWCOMER,
@@ -19,8 +21,6 @@ from web_support import (
     sign_in,
     text,
 )
-
-from ehforms.core import Root
 
 REFUSED = "Enter a correct email address and password"
 CSP = (

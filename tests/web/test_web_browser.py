@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from web_support import HUB, MANAGER, MASH, NEWCOMER, PASSWORD, RECEIVED, app_for, clone
 
 from ehforms.core import Root
+from web.web_support import HUB, MANAGER, MASH, NEWCOMER, PASSWORD, RECEIVED, app_for, clone
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).parents[2]

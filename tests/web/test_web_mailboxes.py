@@ -10,7 +10,9 @@ import re
 from pathlib import Path
 
 import pytest
-from web_support import (
+
+from ehforms.core import Root
+from web.web_support import (
     HUB,
     MANAGER,
     MASH,
@@ -20,8 +22,6 @@ from web_support import (
     text,
     waiting_ids,
 )
-
-from ehforms.core import Root
 
 
 def signed_in(folder: Path, email: str, **overrides):
