@@ -365,3 +365,21 @@ def test_a_councils_own_templates_win(web_root, name):
         client = app_for(web_root).test_client()
         sign_in(client, "practitioner@example.gov.uk")
     assert "<h1>Our own page</h1>" in text(client.get(path))
+
+
+def test_a_listing_is_kept_a_moment_for_the_next_person_but_never_after_marking(web_root):
+    client = signed_in(web_root, HUB, listing_seconds=30)
+    ids = [i for i, _ in waiting_ids(web_root, "eh-central")]
+    assert len(rows_of(text(client.get("/mailboxes/eh-central")))) == len(ids)
+    # a folder moved by hand on the share shows once the kept listing is old
+    by_hand = next((web_root / "outbox" / "eh-central").glob(f"*_{ids[-1]}"))
+    by_hand.rename(web_root / "outbox" / "eh-central" / "done" / by_hand.name)
+    assert len(rows_of(text(client.get("/mailboxes/eh-central")))) == len(ids)
+    fresh = signed_in(web_root, HUB, listing_seconds=0)
+    assert len(rows_of(text(fresh.get("/mailboxes/eh-central")))) == len(ids) - 1
+    # marking through the pages forgets the kept listing at once
+    post(client, f"/mailboxes/eh-central/{ids[0]}")
+    html = text(client.get("/mailboxes/eh-central"))
+    assert "Marked as handled" in html
+    assert len(rows_of(html)) == len(ids) - 2
+    assert ids[0] not in html and ids[-1] not in html

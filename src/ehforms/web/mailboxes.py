@@ -7,8 +7,11 @@ mailbox is one the person works and the id looks like an id (404), then the core
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
+import threading
+import time
 from typing import Any
 
 from flask import (
@@ -43,6 +46,41 @@ HANDLED = "Marked as handled"
 
 def _root() -> Any:
     return current_app.extensions["ehforms.root"]
+
+
+class Listings:
+    """Each mailbox's listing (``root.mailbox``), kept for ``seconds``: twenty people paging
+    through one mailbox of 2,000 forms read the ledger and the folder once in that time, not
+    once each. Marking a form handled here forgets its mailbox's listing at once; a folder
+    moved by hand on the share shows within ``seconds``. 0 keeps nothing."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.lock = threading.Lock()
+        self.kept: dict[str, tuple[float, dt.datetime, list[Any]]] = {}
+
+    def get(self, mailbox: str) -> tuple[dt.datetime, list[Any]]:
+        started = time.monotonic()
+        with self.lock:
+            kept = self.kept.get(mailbox)
+        if kept is not None and started - kept[0] < self.seconds:
+            return kept[1], kept[2]
+        at = now()
+        rows = _root().mailbox(mailbox, at)
+        if self.seconds > 0:
+            with self.lock:
+                self.kept[mailbox] = (started, at, rows)
+        return at, rows
+
+    def forget(self, mailbox: str) -> None:
+        with self.lock:
+            self.kept.pop(mailbox, None)
+
+
+def listings() -> Listings:
+    return current_app.extensions.setdefault(
+        "ehforms.listings", Listings(current_app.config["LISTING_SECONDS"])
+    )
 
 
 def _mine(mailbox: str) -> str:
@@ -84,8 +122,7 @@ def mailbox(mailbox: str) -> ResponseReturnValue:
     mailbox = _mine(mailbox)
     page = _page()
     size = current_app.config["PAGE_SIZE"]
-    at = now()
-    everything = _root().mailbox(mailbox, at)
+    at, everything = listings().get(mailbox)
     pages_total = max(1, -(-len(everything) // size))
     if page > pages_total:
         abort(404)
@@ -167,6 +204,7 @@ def mark_handled(mailbox: str, submission_id: str) -> ResponseReturnValue:
         return _form_page(mailbox, submission_id, problem), 409
     except EhformsError as error:  # not finished by the watcher, and what else the core says
         return _form_page(mailbox, submission_id, str(error)), 409
+    listings().forget(mailbox)
     log.info("%s marked as handled in %s", submission_id, mailbox)
     flash(HANDLED)
     return redirect(url_for("mailboxes.mailbox", mailbox=mailbox))

@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "assets_dir": "",  # default: build/assets in the source checkout (./dev assets)
     "insecure_http": False,
     "trusted_proxy": [],
+    "listing_seconds": 1.0,  # how long a mailbox's listing is kept for the next person
 }
 SECRETS = ("secret_key",)
 
@@ -77,6 +78,9 @@ def load(root: Path, environ: Mapping[str, str], overrides: Mapping[str, Any]) -
     page_size = merged["page_size"]
     if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
         raise ConfigError("web.page_size must be a whole number of at least 1")
+    keep = merged["listing_seconds"]
+    if isinstance(keep, bool) or not isinstance(keep, int | float) or not 0 <= keep <= 60:
+        raise ConfigError("web.listing_seconds must be a number of seconds from 0 to 60")
     proxies = merged["trusted_proxy"]
     if isinstance(proxies, str):
         proxies = [proxies] if proxies else []
