@@ -260,3 +260,23 @@ def test_two_people_marking_at_once_one_wins_and_the_other_is_told_who(root):
     assert {o.by for o in others} == {winner}
     assert root.form_view("eh-central", row.submission_id).handled_by == winner
     assert [r.who for r in root.audit.rows()] == [winner]
+
+
+def test_a_file_is_opened_never_through_a_link_swapped_in_after_the_check(root, monkeypatch):
+    row = waiting(root, "eh-central", "notification")
+    ref, handle = root.open_form_file("eh-central", row.submission_id, 2)
+    with handle:
+        assert handle.read(5) == b"%PDF-" and ref.content_type == "application/pdf"
+    import ehforms.handling as handling
+
+    checked = handling.form_file
+
+    def swapped(*args):
+        found = checked(*args)  # the check passes; then someone swaps the file for a link
+        found[1].unlink()
+        os.symlink(root.ledger_path, found[1])
+        return found
+
+    monkeypatch.setattr(handling, "form_file", swapped)
+    with pytest.raises(NotFound):
+        root.open_form_file("eh-central", row.submission_id, 2)

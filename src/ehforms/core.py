@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from ehforms.config import Config, load_config
 from ehforms.errors import EhformsError, NotFound, RootError
@@ -437,6 +437,12 @@ class Root:
         from ehforms.handling import form_file
 
         return form_file(self, mailbox, submission_id, n)
+
+    def open_form_file(self, mailbox: str, submission_id: str, n: int) -> tuple[FileRef, BinaryIO]:
+        """As ``form_file``, opened (never through a link): the safer call for serving."""
+        from ehforms.handling import open_form_file
+
+        return open_form_file(self, mailbox, submission_id, n)
 
     def mark_handled(self, mailbox: str, folder: str, *, by: str | None = None) -> Path:
         """Move a form's folder into the mailbox's ``done/``, as hub staff would on the share.

@@ -14,9 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import sqlalchemy as sa
 from ulid import ULID
@@ -229,6 +230,31 @@ def form_file(root: Root, mailbox: str, submission_id: str, n: int) -> tuple[Fil
     if path is None:
         raise NotFound(f"Form {submission_id} has no file {n}")
     return FileRef(n, names[n - 1], content_type(names[n - 1])), path
+
+
+def open_form_file(
+    root: Root, mailbox: str, submission_id: str, n: int
+) -> tuple[FileRef, BinaryIO]:
+    """As ``form_file``, but the file opened: the form's folder and then the file, neither
+    through a link, so a file swapped for a link on the share after the check is never read
+    (the caller closes it)."""
+    ref, path = form_file(root, mailbox, submission_id, n)
+    flags = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    missing = NotFound(f"Form {submission_id} has no file {n}")
+    try:
+        folder = os.open(path.parent, flags | os.O_DIRECTORY)
+    except OSError:
+        raise missing from None
+    try:
+        fd = os.open(path.name, flags | os.O_NONBLOCK, dir_fd=folder)
+    except OSError:
+        raise missing from None
+    finally:
+        os.close(folder)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise missing
+    return ref, os.fdopen(fd, "rb")
 
 
 def handled_by(root: Root, mailbox: str, submission_id: str) -> str | None:
