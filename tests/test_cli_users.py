@@ -278,3 +278,36 @@ def test_two_processes_adding_the_same_email_at_once_one_wins(root):
         db.execute("DELETE FROM accounts")
         db.commit()
         db.close()
+
+
+@pytest.mark.slow
+def test_two_processes_making_the_ledger_at_once_both_succeed(root):
+    """A fresh root: both make and migrate the ledger, one after the other (the migration's
+    transaction is immediate), and both accounts are added."""
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ehforms",
+                "users",
+                "add",
+                f"{name}@example.gov.uk",
+                "--role",
+                "manager",
+                "--password-stdin",
+                "--root",
+                str(root),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        for name in ("a", "b")
+    ]
+    results = [p.communicate(GOOD + "\n", timeout=60) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], results
+    emails = [a.email for a in Root.open(root, environ={}).accounts.list()]
+    assert emails == ["a@example.gov.uk", "b@example.gov.uk"]
