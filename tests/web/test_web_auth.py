@@ -178,6 +178,7 @@ def test_a_one_time_password_must_be_changed_before_anything_else(web_root):
     page = "/change-password?next=/mailboxes/eh-central"
     html = text(client.get(page))
     assert "Change your password" in html and "New password" in html
+    assert 'href="/mailboxes"' not in html and "Sign out" in html  # nowhere else to go yet
     assert "Confirm new password" in html
     short = text(post(client, page, {"new_password": "short", "confirm_password": "short"}))
     assert "Password must be 12 characters or more" in short

@@ -124,7 +124,10 @@ def create_app(root_path: Path | str, **overrides: Any) -> Flask:
         account = g.get("account")
         return {
             "account": account,
-            "navigation": navigation(account.role if account else None),
+            # until a one-time password is changed, no page but that one opens: no links
+            "navigation": navigation(
+                account.role if account and not account.must_change_password else None
+            ),
             "mailbox_name": lambda m: mailbox_name(root.config, m),
         }
 
