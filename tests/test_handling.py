@@ -280,3 +280,37 @@ def test_a_file_is_opened_never_through_a_link_swapped_in_after_the_check(root, 
     monkeypatch.setattr(handling, "form_file", swapped)
     with pytest.raises(NotFound):
         root.open_form_file("eh-central", row.submission_id, 2)
+
+
+def test_an_id_that_is_not_one_is_refused_before_any_look_up(tmp_path, monkeypatch):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from ehforms import handling
+
+    make_root(tmp_path)
+    opened = Root.open(tmp_path, environ={})
+
+    def touched(*_args, **_kwargs):
+        raise AssertionError("looked up")
+
+    monkeypatch.setattr(opened, "reader", touched)
+    monkeypatch.setattr(handling, "_by_name", touched)
+    monkeypatch.setattr(handling.os, "scandir", touched)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(max_size=40) | st.from_regex(r"[0-9A-Za-z./_-]{24,28}", fullmatch=True))
+    def check(text):
+        if handling.valid_id(text):
+            return
+        for call in (
+            lambda: opened.form_view("eh-central", text),
+            lambda: opened.form_file("eh-central", text, 1),
+            lambda: opened.mark_handled("eh-central", text, by=HUB),
+        ):
+            with pytest.raises(NotFound):
+                call()
+
+    check()
+    assert not handling.valid_id("01m86ch3m0hs8kvqcdjvkdb3s9")  # lower case: not canonical
+    assert handling.valid_id("01M86CH3M0HS8KVQCDJVKDB3S9")
