@@ -383,3 +383,12 @@ def test_a_listing_is_kept_a_moment_for_the_next_person_but_never_after_marking(
     assert "Marked as handled" in html
     assert len(rows_of(html)) == len(ids) - 2
     assert ids[0] not in html and ids[-1] not in html
+
+
+def test_a_form_moved_into_done_on_the_share_says_so_and_offers_no_button(web_root):
+    ident = waiting_ids(web_root, "eh-central")[0][0]
+    folder = next((web_root / "outbox" / "eh-central").glob(f"*_{ident}"))
+    folder.rename(folder.parent / "done" / folder.name)
+    html = text(signed_in(web_root, HUB).get(f"/mailboxes/eh-central/{ident}"))
+    assert "Marked as handled: its folder was moved into done/ on the share." in html
+    assert not re.search(r"<button[^>]*>\s*Mark as handled", html)

@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 
 from ehforms.accounts import Account, SignInRefused
 from ehforms.web.app import first_page
-from ehforms.web.forms import ChangePassword, Plain, SignIn, problems
+from ehforms.web.forms import ChangePassword, SignIn, problems
 from ehforms.web.security import clear_session_cookie, local_path, set_session_cookie
 
 log = logging.getLogger("ehforms.web")
@@ -69,8 +69,7 @@ def sign_in() -> ResponseReturnValue:
 
 @pages.post("/sign-out")
 def sign_out() -> ResponseReturnValue:
-    form = Plain()
-    form.validate_on_submit()  # CSRFProtect has refused a request without a valid token
+    # CSRFProtect has already refused a request without a valid token
     _accounts().end_session(g.token)
     session.clear()
     response = redirect(url_for("auth.signed_out"))

@@ -27,10 +27,6 @@ class ChangePassword(FlaskForm):
             raise ValidationError("Enter the same password in both fields")
 
 
-class Plain(FlaskForm):
-    """A form with nothing but its CSRF token: a button (sign out, mark as handled)."""
-
-
 class CaseFilter(FlaskForm):
     case = StringField("Case reference")
 

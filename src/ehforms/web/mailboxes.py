@@ -33,7 +33,6 @@ from ehforms.accounts import Role
 from ehforms.audit import Action
 from ehforms.core import now
 from ehforms.errors import AlreadyHandled, EhformsError, FolderBusy, NotFound
-from ehforms.web.forms import Plain
 from ehforms.web.present import due_name, form_name, sections, when
 from ehforms.web.security import requires
 
@@ -169,7 +168,6 @@ def _form_page(mailbox: str, submission_id: str, problem: str | None = None) -> 
             for d in (receipt.due if receipt else ())
         ],
         notes=list(receipt.notes) if receipt else [],
-        handle=Plain(),
         problem=problem,
     )
 
@@ -184,7 +182,7 @@ def form(mailbox: str, submission_id: str) -> ResponseReturnValue:
 @requires(Role.HUB)
 def mark_handled(mailbox: str, submission_id: str) -> ResponseReturnValue:
     mailbox, submission_id = _mine(mailbox), _submission(submission_id)
-    Plain().validate_on_submit()  # CSRFProtect has refused a request without a valid token
+    # CSRFProtect has already refused a request without a valid token
     try:
         _root().mark_handled(mailbox, submission_id, by=g.account.email)
     except NotFound:
