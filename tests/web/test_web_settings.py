@@ -3,6 +3,8 @@ caller's), and serve's refusals."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ehforms.errors import ConfigError
@@ -61,3 +63,17 @@ def test_serve_refuses_plain_http_on_an_address_other_than_loopback(tmp_path):
     init_root(tmp_path / "root")
     with pytest.raises(ConfigError, match="loopback"):
         serve(tmp_path / "root", host="0.0.0.0", port=0, insecure_http=True)  # noqa: S104
+
+
+def test_demo_accounts_are_made_only_in_the_demo_root(tmp_path):
+    from ehforms.errors import EhformsError
+    from ehforms.web.demo import CHECKOUT, prepare
+
+    init_root(tmp_path / "root")
+    with pytest.raises(EhformsError, match="only in the demo root"):
+        prepare(tmp_path / "root")
+    from ehforms.core import Root
+
+    with Root.open(tmp_path / "root") as root:
+        assert root.accounts.list() == []
+    assert Path(__file__).resolve().parents[2] == CHECKOUT
