@@ -214,21 +214,27 @@ def file(mailbox: str, submission_id: str, n: int) -> ResponseReturnValue:
     mailbox, submission_id = _mine(mailbox), _submission(submission_id)
     root = _root()
     try:
-        ref, path = root.form_file(mailbox, submission_id, n)
         case = root.form_view(mailbox, submission_id).case
+        # opened through the folder, never through a link swapped in on the share since
+        ref, handle = root.open_form_file(mailbox, submission_id, n)
     except NotFound:
         abort(404)
-    root.audit.record(
-        g.account.email,
-        Action.DOWNLOADED_FILE,
-        submission_id=submission_id,
-        case=case,
-        detail=f"file {n}",
-    )
+    try:
+        root.audit.record(
+            g.account.email,
+            Action.DOWNLOADED_FILE,
+            submission_id=submission_id,
+            case=case,
+            detail=f"file {n}",
+        )
+    except BaseException:
+        handle.close()
+        raise
     return send_file(
-        path,
+        handle,
         mimetype=ref.content_type,
         as_attachment=True,
         download_name=ref.name,
+        etag=False,
         max_age=0,
     )
