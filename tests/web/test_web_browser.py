@@ -16,7 +16,17 @@ from pathlib import Path
 import pytest
 
 from ehforms.core import Root
-from web.web_support import HUB, MANAGER, MASH, NEWCOMER, PASSWORD, RECEIVED, app_for, clone
+from web.web_support import (
+    HUB,
+    MANAGER,
+    MASH,
+    NEWCOMER,
+    PASSWORD,
+    PRACTITIONER,
+    RECEIVED,
+    app_for,
+    clone,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).parents[2]
@@ -280,3 +290,12 @@ def test_the_pages_work_with_javascript_off(browser, site):
     opened.get_by_role("link", name="MASH").click()
     heading(opened, "MASH").wait_for()
     context.close()
+
+
+def test_a_practitioner_has_a_start_page_and_no_mailboxes(page):
+    sign_in(page, PRACTITIONER)
+    heading(page, "Early Help forms").wait_for()
+    assert page.get_by_role("link", name="Mailboxes").count() == 0
+    assert page.get_by_role("button", name="Sign out").is_visible()
+    check(page, "home-practitioner")
+    assert page.goto("/mailboxes").status == 403
