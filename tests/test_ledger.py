@@ -52,7 +52,7 @@ def test_a_new_ledger_is_made_at_the_newest_version_in_wal_mode(tmp_path):
     assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"submissions", "case_data", "deliveries", "events", "alembic_version"} <= tables
-    assert (path.stat().st_mode & 0o777) == 0o640
+    assert (path.stat().st_mode & 0o777) == 0o600
 
 
 def test_a_ledger_made_by_ehforms_0_1_0_upgrades_itself_on_open(old_ledger):
@@ -163,3 +163,39 @@ def test_the_migrations_make_the_schema_the_code_describes(tmp_path):
         context = MigrationContext.configure(connection)
         assert compare_metadata(context, database.metadata) == []
     engine.dispose()
+
+
+def test_the_state_folder_and_the_ledger_are_the_service_users_alone(tmp_path):
+    """web.md: `.ehforms/` is mode 0700 and the ledger 0600 (the share group reads mailboxes,
+    never the accounts or the audit trail); its WAL files take the ledger's mode."""
+    import os
+    import stat
+
+    root = tmp_path / "root"
+    config = make_root(root)
+    Postroom(root, config, workers=1).close()
+    state = root / ".ehforms"
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    for folder in (state / "processing", state / "archive"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    for name in ("ledger.sqlite3", "ledger.sqlite3-wal", "ledger.sqlite3-shm"):
+        if (state / name).exists():
+            assert stat.S_IMODE((state / name).stat().st_mode) == 0o600, name
+    # the mailboxes keep the configured modes, for the share group
+    assert stat.S_IMODE((root / "outbox" / "mash").stat().st_mode) == 0o750
+    assert os.stat(root / "inbox").st_mode & 0o070
+
+
+def test_a_root_made_by_an_earlier_version_is_tightened_when_its_owner_opens_it(tmp_path):
+    import os
+    import stat
+
+    root = tmp_path / "root"
+    config = make_root(root)
+    Postroom(root, config, workers=1).close()
+    state = root / ".ehforms"
+    os.chmod(state, 0o750)
+    os.chmod(state / "ledger.sqlite3", 0o640)
+    Postroom(root, config, workers=1).close()
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    assert stat.S_IMODE((state / "ledger.sqlite3").stat().st_mode) == 0o600

@@ -426,6 +426,14 @@ def demo(root: Path) -> None:
         click.echo(describe(result))
 
 
+# The web service's commands live in ehforms.commands (which uses this module's helpers).
+from ehforms.commands import audit, serve, users  # noqa: E402
+
+cli.add_command(users)
+cli.add_command(audit)
+cli.add_command(serve)
+
+
 def main() -> None:
     import os
 

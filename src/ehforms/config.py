@@ -96,6 +96,10 @@ DEFAULTS: dict[str, Any] = {
             "Housing providers",
         ],
     },
+    "web": {
+        "idle_minutes": 30,
+        "session_hours": 12,
+    },
     "watch": {
         "quiet_seconds": 0.75,
         "rescan_seconds": 30.0,
@@ -172,6 +176,9 @@ class Config:
     bundle_settle_seconds: float = 60.0
     # what a council profile adds: levels, mailboxes' roles and names, case systems, forms, dues
     council: Council = Council()
+    # [web]: a session ends after this long without a request, and this long in all.
+    idle_minutes: float = 30.0
+    session_hours: float = 12.0
 
     @property
     def mailboxes(self) -> tuple[str, ...]:
@@ -214,8 +221,11 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     """``EHFORMS_A__B=value`` becomes ``{"a": {"b": value}}``; JSON values are parsed."""
     result: dict[str, Any] = {}
     for name in sorted(environ):
-        if not name.startswith(ENV_PREFIX) or name[len(ENV_PREFIX) :] in NOT_SETTINGS:
+        rest = name[len(ENV_PREFIX) :]
+        if not name.startswith(ENV_PREFIX) or rest in NOT_SETTINGS:
             continue
+        if rest.startswith("WEB_") and not rest.startswith("WEB__"):
+            continue  # EHFORMS_WEB_*: the web face's own settings (ehforms.web.settings)
         raw = environ[name]
         try:
             value: Any = json.loads(raw)
@@ -352,6 +362,7 @@ def build_config(data: Mapping[str, Any]) -> Config:
     region = str(times.get("holiday_region", ""))
     _check_region(region)
     watch = _section(data, "watch")
+    web = _section(data, "web")
     levels = {level.number: level.name for level in profile.levels}
     # [limits] is the contract's table; form_bytes is the new name of max_file_bytes, which
     # still works (ehforms.toml files written by `ehforms init` have it) and which it overrides.
@@ -408,6 +419,8 @@ def build_config(data: Mapping[str, Any]) -> Config:
             watch.get("bundle_settle_seconds", 60.0), "watch.bundle_settle_seconds"
         ),
         council=profile,
+        idle_minutes=_number(web.get("idle_minutes", 30), "web.idle_minutes", minimum=1),
+        session_hours=_number(web.get("session_hours", 12), "web.session_hours", minimum=0.1),
     )
 
 

@@ -16,14 +16,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from ehforms.config import Config, load_config
-from ehforms.errors import EhformsError, RootError
+from ehforms.errors import EhformsError, NotFound, RootError
 from ehforms.forms import SCHEMAS, FieldError, Validation
 from ehforms.mailroom import DONE, LEDGER, LOCK, STATE, Mailroom
 from ehforms.names import safe_part
 from ehforms.receipts import Receipt
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from ehforms.accounts import Accounts
+    from ehforms.audit import Audit
+    from ehforms.handling import FileRef, FormView
 
 PRACTITIONER_INTRO = (
     "Fill in what you know; * marks what the form needs. Dates are DD/MM/YYYY. Save the file and "
@@ -33,10 +40,6 @@ PRACTITIONER_INTRO = (
 
 class RootBusy(EhformsError):
     """Another ehforms process owns the root (``process`` or ``watch``)."""
-
-
-class NotFound(EhformsError):
-    """What was asked for is not there (a mailbox, a form in it)."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,8 @@ class Waiting:
     priority: str
     received_at: dt.datetime | None
     due_at: dt.datetime | None
+    case: str | None = None  # the case reference, when the form has one
+    child: str | None = None  # the first child's name: filled in by ``Root.listing`` only
 
     @property
     def urgent(self) -> bool:
@@ -103,10 +108,13 @@ class Waiting:
         return self.due_at is not None and self.due_at < at
 
     @classmethod
-    def from_receipt(cls, folder: str, receipt: Receipt | None) -> Waiting:
+    def from_receipt(cls, folder: str, receipt: Receipt | None, mailbox: str = "") -> Waiting:
+        """From the folder's receipt; a due belongs to the primary mailbox only (a copy
+        elsewhere is never overdue), as ``status`` counts."""
         if receipt is None:
             return cls(folder, None, None, "normal", None, None)
-        due = min((d.by for d in receipt.due), default=None)
+        primary = not mailbox or receipt.mailboxes[:1] == (mailbox,)
+        due = min((d.by for d in receipt.due), default=None) if primary else None
         return cls(
             folder,
             receipt.submission_id,
@@ -149,11 +157,19 @@ class Root:
         self.config = config
         self.mailroom = Mailroom(path, config)
         self._reader: Any = None
+        self._store: Any = None
+        self._accounts: Accounts | None = None
+        self._audit: Audit | None = None
+        self._opening = threading.Lock()
 
     def close(self) -> None:
         if self._reader is not None:
             self._reader.close()
             self._reader = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        self._accounts = self._audit = None
 
     def __enter__(self) -> Root:
         return self
@@ -166,9 +182,48 @@ class Root:
         until the root's owner has made it."""
         from ehforms.ledger import Ledger
 
-        if self._reader is None and self.ledger_path.exists():
-            self._reader = Ledger(self.ledger_path, migrate_schema=False)
-        return self._reader
+        with self._opening:  # the web's threads share one
+            if self._reader is None and self.ledger_path.exists():
+                self._reader = Ledger(self.ledger_path, migrate_schema=False)
+            return self._reader
+
+    def store(self) -> Engine:
+        """The ledger's engine for the web's writes (accounts, sessions, the audit trail,
+        who handled what), opened once and brought up to the newest schema."""
+        from ehforms.ledger import Ledger
+
+        with self._opening:
+            if self._store is None:
+                if not (self.path / STATE).is_dir():
+                    raise RootError(
+                        f"{self.path} is not a working root: make it with "
+                        f"`ehforms init {self.path}`"
+                    )
+                self._store = Ledger(self.ledger_path)
+            return cast("Engine", self._store.engine)
+
+    @property
+    def accounts(self) -> Accounts:
+        """The root's accounts, sessions and sign-ins (see ``ehforms.accounts``)."""
+        if self._accounts is None:
+            from ehforms.accounts import Accounts
+
+            self._accounts = Accounts(
+                self.store(),
+                self.config.mailboxes,
+                idle_minutes=self.config.idle_minutes,
+                session_hours=self.config.session_hours,
+            )
+        return self._accounts
+
+    @property
+    def audit(self) -> Audit:
+        """The root's audit trail (see ``ehforms.audit``)."""
+        if self._audit is None:
+            from ehforms.audit import Audit
+
+            self._audit = Audit(self.store())
+        return self._audit
 
     @classmethod
     def open(cls, path: Path, environ: dict[str, str] | None = None) -> Root:
@@ -257,10 +312,11 @@ class Root:
         return withheld_in(case_history_at(self.ledger_path, case_id))
 
     def practitioner_form(
-        self, form_type: str, fmt: str, case_id: str | None = None
+        self, form_type: str, fmt: str, case_id: str | None = None, *, by: str | None = None
     ) -> tuple[str, bytes]:
         """(title, file) of a blank form, or one prefilled from what the ledger knows of a
-        case. ``fmt``: pdf, docx or json."""
+        case. ``fmt``: pdf, docx or json. A prefilled form is recorded in the audit trail,
+        as made by ``by`` (default: the operating-system user, for the command line)."""
         from ehforms.ledger import case_history_at
         from ehforms.prefill import carried, sections, skeleton
         from ehforms.render import renderer_for
@@ -268,6 +324,15 @@ class Root:
         values: dict[str, Any] = {"form_type": form_type}
         if case_id:
             values = carried(form_type, case_history_at(self.ledger_path, case_id), case_id)
+            if self.ledger_path.exists():  # no ledger: nothing of the family was shown
+                from ehforms.audit import Action, os_user
+
+                self.audit.record(
+                    by or os_user(),
+                    Action.PREFILLED_FORM,
+                    case=case_id,
+                    detail=f"{form_type} ({fmt})" + ("" if by else ", command line"),
+                )
         title = self.config.council.rules(form_type).title or SCHEMAS[form_type].title
         if fmt == "json":
             text = json.dumps(skeleton(form_type, values), indent=2, ensure_ascii=False)
@@ -396,19 +461,73 @@ class Root:
                             row.priority,
                             row.received_at,
                             row.due_at,
+                            row.case_id,
                         )
             except LedgerError:
                 pass  # a ledger not yet upgraded: the receipts say the same
         for folder in present - set(found):  # copied in by hand, or an older ledger
-            found[folder] = Waiting.from_receipt(folder, self.mailroom.receipt(mailbox, folder))
+            found[folder] = Waiting.from_receipt(
+                folder, self.mailroom.receipt(mailbox, folder), mailbox
+            )
         when = at or now()
         return sorted(
             found.values(),
             key=lambda w: (not w.urgent, not w.overdue(when), w.received_at or when, w.folder),
         )
 
-    def mark_handled(self, mailbox: str, folder: str) -> Path:
-        """Move a form's folder into the mailbox's ``done/``, as hub staff would on the share."""
+    def listing(self, mailbox: str, rows: list[Waiting]) -> list[Waiting]:
+        """The rows of one page of a listing with each form's first child's name (read from
+        their folders: call it for a page, not the whole mailbox)."""
+        from dataclasses import replace
+
+        from ehforms.handling import first_child
+
+        self._known(mailbox)
+        named = []
+        for row in rows:
+            try:
+                path = self.mailroom.outbox / mailbox / row.folder / "form.json"
+                data = json.loads(path.read_bytes())
+            except (OSError, ValueError):
+                data = None
+            named.append(replace(row, child=first_child(data if isinstance(data, dict) else None)))
+        return named
+
+    def counts(self, at: dt.datetime) -> dict[str, dict[str, int]]:
+        """Per mailbox: waiting, urgent, overdue, as ``ehforms status`` counts them."""
+        from ehforms.handling import counts
+
+        return counts(self, at)
+
+    def form_view(self, mailbox: str, submission_id: str) -> FormView:
+        """A mailbox's copy of a submission as its page shows it; NotFound when there is none
+        (an unknown mailbox, an id that is not one, a copy in neither the mailbox nor done/)."""
+        from ehforms.handling import form_view
+
+        return form_view(self, mailbox, submission_id)
+
+    def form_file(self, mailbox: str, submission_id: str, n: int) -> tuple[FileRef, Path]:
+        """The ``n``th file the receipt names (documents, then attachments), from 1."""
+        from ehforms.handling import form_file
+
+        return form_file(self, mailbox, submission_id, n)
+
+    def open_form_file(self, mailbox: str, submission_id: str, n: int) -> tuple[FileRef, BinaryIO]:
+        """As ``form_file``, opened (never through a link): the safer call for serving."""
+        from ehforms.handling import open_form_file
+
+        return open_form_file(self, mailbox, submission_id, n)
+
+    def mark_handled(self, mailbox: str, folder: str, *, by: str | None = None) -> Path:
+        """Move a form's folder into the mailbox's ``done/``, as hub staff would on the share.
+
+        With ``by`` (a person, for the pages and the audit trail), ``folder`` is the
+        submission id: AlreadyHandled the second time, FolderBusy when it cannot be moved,
+        NotFinished while the watcher works on it, NotFound when it is not there."""
+        if by is not None:
+            from ehforms.handling import mark_handled
+
+            return mark_handled(self, mailbox, folder, by, now())
         self._known(mailbox)
         missing = NotFound(f"There is no form {folder!r} waiting in {mailbox}")
         if folder != safe_part(folder, 255) or folder.startswith(".") or folder == DONE:

@@ -41,6 +41,7 @@ submissions = sa.Table(
     sa.Column("failures", sa.Integer, nullable=False, server_default=sa.text("0")),
     # a bundle's form's own hash (sha256 is the bundle's identity); a lone file's is its sha256
     sa.Column("form_sha256", sa.Text),
+    sa.Column("sent_by", sa.Text),  # the account that sent it through the web pages
     sa.CheckConstraint("state IN ('claimed', 'done')", name="submissions_state"),
 )
 sa.Index("submissions_sha256", submissions.c.sha256, submissions.c.received_at)
@@ -85,6 +86,70 @@ events = sa.Table(
 )
 
 
+# -- the web service: accounts, their sessions, failed sign-ins, the audit trail -----------
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("email", sa.Text, primary_key=True),  # trimmed and lower-cased
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("mailboxes", sa.Text, nullable=False),  # a JSON list (hub accounts only)
+    sa.Column("password_hash", sa.Text, nullable=False),  # Argon2id, PHC string
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("must_change_password", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("changed_at", sa.Text, nullable=False),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("token_sha256", sa.Text, primary_key=True),  # the token itself is never stored
+    sa.Column("email", sa.Text, sa.ForeignKey("accounts.email"), nullable=False),
+    sa.Column("started_at", sa.Text, nullable=False),
+    sa.Column("last_seen", sa.Text, nullable=False),
+    sa.Column("ended_at", sa.Text),
+    sa.Column("ended_because", sa.Text),  # signed out, inactive, expired, disabled, password
+)
+sa.Index("sessions_email", sessions.c.email, sessions.c.ended_at)
+
+sign_in_failures = sa.Table(
+    "sign_in_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Text, nullable=False),
+    sa.Column("email_hash", sa.Text, nullable=False),  # keyed hash of the email typed
+    sa.Column("address", sa.Text, nullable=False),
+)
+sa.Index("sign_in_failures_email", sign_in_failures.c.email_hash, sign_in_failures.c.at)
+sa.Index("sign_in_failures_address", sign_in_failures.c.address, sign_in_failures.c.at)
+
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Text, nullable=False),
+    sa.Column("who", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("submission_id", sa.Text),
+    sa.Column("case_ref", sa.Text),
+    sa.Column("detail", sa.Text),
+)
+sa.Index("audit_at", audit.c.at)
+sa.Index("audit_case", audit.c.case_ref, audit.c.at)
+sa.Index("audit_who", audit.c.who, audit.c.at)
+
+handled = sa.Table(
+    "handled",
+    metadata,
+    sa.Column("mailbox", sa.Text, primary_key=True),
+    sa.Column("submission_id", sa.Text, primary_key=True),
+    sa.Column("folder", sa.Text, nullable=False),
+    sa.Column("handled_by", sa.Text, nullable=False),
+    sa.Column("handled_at", sa.Text, nullable=False),
+)
+
+
 def engine_for(path: Path, *, timeout: float = 30.0, owner: bool = True) -> Engine:
     """An engine on a SQLite ledger: WAL, a busy timeout, secure deletes, and transactions that
     ehforms begins itself (``BEGIN IMMEDIATE`` for writes, so a writer waits its turn instead
@@ -113,6 +178,17 @@ def engine_for(path: Path, *, timeout: float = 30.0, owner: bool = True) -> Engi
 
 
 @contextmanager
+def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
+    """One short transaction on a connection of its own (safe from any thread): a write
+    begins ``IMMEDIATE``, so writers take turns instead of failing half-way."""
+    with _translated(), engine.connect() as connection:
+        if write:
+            connection = connection.execution_options(immediate=True)
+        with connection.begin():
+            yield connection
+
+
+@contextmanager
 def _translated() -> Iterator[None]:
     """The database's errors as ehforms' own: busy, full, or not usable."""
     try:
@@ -130,7 +206,7 @@ def _translated() -> Iterator[None]:
 
 
 # The newest migration: a ledger already at it is opened without loading Alembic at all.
-HEAD = "0003"
+HEAD = "0004"
 
 
 def _at_head(connection: Connection) -> bool:
@@ -223,6 +299,7 @@ _DONE = (
         priority=sa.bindparam("b_priority"),
         duplicate_of=sa.bindparam("b_duplicate_of"),
         completed_at=sa.bindparam("b_completed_at"),
+        sent_by=sa.bindparam("b_sent_by"),
     )
 )
 

@@ -42,3 +42,65 @@ class LedgerBusy(LedgerError):
 
 class LedgerFull(LedgerError):
     """The disk holding the ledger is full: try again once there is room."""
+
+
+class NotFound(EhformsError):
+    """What was asked for is not there (a mailbox, a form in it, a file of a form)."""
+
+
+class AlreadyHandled(EhformsError):
+    """A mailbox copy was marked handled before: by a person through the pages, or (``by``
+    None) by someone who moved its folder into ``done/`` on the share."""
+
+    def __init__(self, by: str | None) -> None:
+        self.by = by
+        super().__init__(
+            f"Already marked as handled by {by}" if by else "Already marked as handled"
+        )
+
+
+class FolderBusy(EhformsError):
+    """A form's folder could not be moved (a file in it is open on the share); it stays."""
+
+
+class NotFinished(EhformsError):
+    """The watcher has not finished this form yet: it cannot be marked handled."""
+
+
+# -- accounts (ehforms.accounts re-exports them) --------------------------------------------
+
+
+class AccountExists(EhformsError):
+    """An account with that email exists already."""
+
+
+class UnknownAccount(EhformsError):
+    """No account has that email."""
+
+
+class UnknownMailbox(EhformsError):
+    """A mailbox that the configuration does not name."""
+
+
+class BadAccount(EhformsError):
+    """An email that is not one, or a role or mailboxes that do not fit together."""
+
+
+class WeakPassword(EhformsError):
+    """A password too short or too common; the message says what to do."""
+
+
+class SignInRefused(EhformsError):
+    """One message for every cause: a wrong email or password, or a disabled account."""
+
+    def __init__(self) -> None:
+        super().__init__("Enter a correct email address and password")
+
+
+class SessionEnded(EhformsError):
+    """The session is over: ``reason`` "inactive" (no request for ``idle_minutes``) or
+    "ended" (signed out, disabled, a new password, ``session_hours`` in all, unknown)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__("You have been signed out")

@@ -15,7 +15,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ehforms")
 
+LEDGER_MODE = 0o600
+
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
@@ -57,24 +59,24 @@ class Ledger:
     def __init__(
         self,
         path: Path,
-        file_mode: int = 0o640,
         timeout: float = 30.0,
         *,
         migrate_schema: bool = True,
     ) -> None:
-        from ehforms.files import set_mode
-
         self.path = path
-        new = not path.exists()
+        if migrate_schema:
+            private(path)
         self.engine = engine_for(path, timeout=timeout, owner=migrate_schema)
         self._writer: Connection | None = None
         self._case_data, self._delivery = upserts(self.engine.dialect.name)
         if migrate_schema:
-            with _translated(), self.engine.connect() as connection:
-                if new:
-                    set_mode(path, file_mode)
-                with connection.begin():
-                    migrate(connection)
+            # immediate: two processes opening a ledger at once migrate one after the other
+            with (
+                _translated(),
+                self.engine.connect() as connection,
+                connection.execution_options(immediate=True).begin(),
+            ):
+                migrate(connection)
 
     def close(self) -> None:
         if self._writer is not None:
@@ -319,6 +321,7 @@ class Ledger:
                     "b_priority": receipt.priority.value,
                     "b_duplicate_of": receipt.duplicate_of,
                     "b_completed_at": now,
+                    "b_sent_by": receipt.sent_by,
                 }
             )
             if case_id and case_data_ is not None:
@@ -370,6 +373,7 @@ class Ledger:
                     deliveries.c.priority,
                     submissions.c.received_at,
                     deliveries.c.due_at,
+                    submissions.c.case_id,
                 )
                 .join(submissions, submissions.c.submission_id == deliveries.c.submission_id)
                 .where(deliveries.c.place == place)
@@ -384,8 +388,18 @@ class Ledger:
                 priority or "normal",
                 dt.datetime.fromisoformat(received_at),
                 dt.datetime.fromisoformat(due_at) if due_at else None,
+                case_id,
             )
-            for submission_id, folder, form_type, status, priority, received_at, due_at in rows
+            for (
+                submission_id,
+                folder,
+                form_type,
+                status,
+                priority,
+                received_at,
+                due_at,
+                case_id,
+            ) in rows
         ]
 
     def case_history(self, case_id: str) -> History:
@@ -416,6 +430,24 @@ class Ledger:
         with self.reading() as connection:
             rows = connection.execute(sa.select(status, sa.func.count()).group_by(status)).all()
         return {name: count for name, count in rows}
+
+
+def private(path: Path) -> None:
+    """The ledger (and its WAL files) readable by the service user alone, mode 0600: it holds
+    accounts, sessions and the audit trail. A new ledger is made empty at that mode before
+    SQLite opens it (its WAL files take the same mode); an older one, 0640, is tightened."""
+    import os
+
+    from ehforms.files import set_mode
+
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, LEDGER_MODE))
+    for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if each.stat().st_mode & 0o077:
+                set_mode(each, LEDGER_MODE)
+        except FileNotFoundError:
+            continue
 
 
 def case_history_at(path: Path, case_id: str) -> History:

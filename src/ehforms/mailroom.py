@@ -58,6 +58,7 @@ SENT_BY = ".sent-by"  # beside a claim: the web account that sent it
 ARCHIVE = "archive"
 PARTIAL = ".partial-"
 LEDGER = "ledger.sqlite3"
+STATE_MODE = 0o700  # .ehforms/: never the share group's (web.md)
 LOCK = "lock"
 ATTACHMENTS = "attachments"  # a bundle's attachments, inside each of its outcome folders
 # Beside a claimed file: which mailboxes already have its outcome, so a retry after a partial
@@ -168,7 +169,15 @@ class Mailroom(MailboxViews):
                 folder.mkdir()
             except FileExistsError:
                 continue
-            set_mode(folder, self.config.dir_mode)
+            set_mode(folder, self.mode_for(folder))
+
+    def mode_for(self, folder: Path) -> int:
+        """A folder's mode: ``.ehforms/`` and all in it are the service user's alone (the
+        ledger holds accounts and the audit trail); the mailboxes follow ``dir_mode``."""
+        folder = folder.resolve()
+        if folder == self.state or self.state in folder.parents:
+            return STATE_MODE
+        return self.config.dir_mode
 
     def init(self) -> list[Path]:
         """Make every folder the root needs; what exists already is left as it is."""
@@ -197,6 +206,8 @@ class Mailroom(MailboxViews):
         if create:
             self.mkdir(self.processing)
             self.mkdir(self.archive)
+            if self.state.stat().st_mode & 0o077:  # made by an earlier version: 0750
+                set_mode(self.state, STATE_MODE)
 
     def _inside(self, path: Path) -> Path:
         resolved = path.resolve()
@@ -459,6 +470,11 @@ class Mailroom(MailboxViews):
         if target.exists():  # a crash after an earlier archive: keep both, lose nothing
             target = self.archive / f"{home.name}-{ULID()}"
         os.rename(home, target)
+
+
+def unclashed_names(names: Iterable[str]) -> list[str]:
+    """The names files are written under (see :func:`_unclashed`), in the same order."""
+    return list(_unclashed((name, b"") for name in names))
 
 
 def _unclashed(files: Iterable[tuple[str, bytes]]) -> dict[str, bytes]:

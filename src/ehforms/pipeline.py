@@ -68,9 +68,7 @@ class Postroom:
     def __post_init__(self) -> None:
         self.mailroom = Mailroom(self.root, self.config)
         self.mailroom.check()
-        self.ledger = Ledger(
-            self.mailroom.state / LEDGER, self.config.file_mode, timeout=self.ledger_timeout
-        )
+        self.ledger = Ledger(self.mailroom.state / LEDGER, timeout=self.ledger_timeout)
 
     def close(self) -> None:
         if self._executor is not None:

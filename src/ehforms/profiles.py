@@ -188,6 +188,16 @@ KNOWN: dict[str, Any] = {
         "review_days": None,
         "to": {ANY: None},
     },
+    # the web pages: the core's session limits, and the face's own (ehforms.web.settings)
+    "web": {
+        "idle_minutes": None,
+        "session_hours": None,
+        "page_size": None,
+        "assets_dir": None,
+        "insecure_http": None,
+        "trusted_proxy": None,
+        "listing_seconds": None,
+    },
     "retention": {
         "done_days": None,
         "rejected_days": None,

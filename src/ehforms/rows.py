@@ -34,6 +34,7 @@ class Delivered:
     priority: str
     received_at: dt.datetime
     due_at: dt.datetime | None
+    case_id: str | None = None
 
 
 def _seen(row: tuple[Any, ...]) -> Seen:
