@@ -52,9 +52,9 @@ def form_name(form_type: str | None) -> str:
 
 def mailbox_name(config: Config, mailbox: str) -> str:
     """The name a person knows a mailbox by."""
-    names = getattr(config, "mailbox_names", None)  # [mailboxes.<folder>] display_name
-    if isinstance(names, Mapping) and names.get(mailbox):
-        return str(names[mailbox])
+    named = config.council.display(mailbox)  # [mailboxes.<folder>] display_name
+    if named and named != mailbox:
+        return named
     for hub in config.hubs:
         if mailbox == hub.eh_mailbox:
             return hub.name
