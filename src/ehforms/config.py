@@ -31,7 +31,7 @@ from ehforms.profiles import over_neutral
 CONFIG_FILE = "ehforms.toml"
 ENV_PREFIX = "EHFORMS_"
 # EHFORMS_* variables that are not configuration keys: the file to read, and secrets
-NOT_SETTINGS = ("CONFIG", "SMTP_PASSWORD", "LEDGER_PASSWORD")
+NOT_SETTINGS = ("CONFIG", "SMTP_PASSWORD", "LEDGER_PASSWORD", "VENV")  # VENV: ./dev's
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
