@@ -32,8 +32,9 @@ LAYERS: dict[str, list[str]] = {
         "jobs",
         "accounts",
         "audit",
+        "alerts",
     ],
-    "application": ["pipeline", "retries", "watch", "status", "setup", "core", "handling"],
+    "application": ["pipeline", "retries", "watch", "status", "setup", "core", "handling", "alerting"],
     "faces": ["cli", "commands", "present", "__main__", "web"],
 }
 RANK = {module: rank for rank, (_, modules) in enumerate(LAYERS.items()) for module in modules}
