@@ -718,3 +718,110 @@ def test_process_only_queues(tmp_path, certs):
         ledger.close()
     assert pending.mailbox == "mash" and pending.item.title.startswith("Multi-Agency")
     assert json.dumps(dataclasses.asdict(pending), default=str).count("Kai") == 0
+
+
+# -- the command line ---------------------------------------------------------------------
+
+
+class TestCommands:
+    def test_digest_sends_now_and_says_what_it_sent(self, tmp_path, certs, monkeypatch):
+        from click.testing import CliRunner
+
+        from ehforms.cli import cli
+
+        with Server(certs) as server:
+            digest_root(tmp_path, server.port, certs)
+            for name, value in alert_settings(server.port, certs).items():
+                monkeypatch.setenv(name, value)
+            runner = CliRunner()
+            early = runner.invoke(
+                cli, ["digest", "--root", str(tmp_path), "--now", "2026-11-25T09:00Z"]
+            )
+            assert early.exit_code == 0, early.output
+            assert early.output == "Nothing is overdue: no digest sent\n"
+            result = runner.invoke(
+                cli, ["digest", "--root", str(tmp_path), "--now", "2026-11-27T06:00Z"]
+            )
+            assert result.exit_code == 0, result.output
+            assert sorted(result.output.splitlines()) == [
+                "eh-central: sent the digest (1 overdue)",
+                "mash: sent the digest (1 overdue)",
+            ]
+            # that day's digest is sent: a watcher at 08:00 sends no other
+            ledger = opened(tmp_path)
+            try:
+                config = load_config(tmp_path)
+                sent = dispatcher(tmp_path, config, ledger).send_digests(london(27, 8, 5))
+            finally:
+                ledger.close()
+            assert sent == []
+        assert len(server.messages) == 2
+
+    def test_digest_without_alerts_set_up_says_what_to_do(self, tmp_path):
+        from click.testing import CliRunner
+
+        from ehforms.cli import cli
+
+        make_root(tmp_path)
+        result = CliRunner().invoke(cli, ["digest", "--root", str(tmp_path)])
+        assert result.exit_code == 1
+        assert result.stderr == (
+            "Alerts by email are not set up: add an [alerts] table with host, from and to "
+            "addresses to ehforms.toml (see docs/alerts.md)\n"
+        )
+
+    def test_a_digest_that_cannot_be_sent_exits_1_and_says_watch_tries_again(
+        self, tmp_path, certs, monkeypatch
+    ):
+        from click.testing import CliRunner
+
+        from ehforms.cli import cli
+
+        port = free_port()
+        digest_root(tmp_path, port, certs)
+        for name, value in alert_settings(port, certs).items():
+            monkeypatch.setenv(name, value)
+        result = CliRunner().invoke(
+            cli, ["digest", "--root", str(tmp_path), "--now", "2026-11-27T06:00Z"]
+        )
+        assert result.exit_code == 1
+        assert "mash: the digest could not be sent (ConnectionRefusedError" in result.stderr
+        assert "watch tries it again" in result.stderr
+        assert "Traceback" not in result.output
+
+    def test_status_counts_unsent_alerts(self, tmp_path, certs, monkeypatch):
+        from click.testing import CliRunner
+
+        from ehforms.cli import cli
+
+        port = free_port()
+        config = make_root(tmp_path, alert_settings(port, certs))
+        urgent_marf(tmp_path, config)
+        for name, value in alert_settings(port, certs).items():
+            monkeypatch.setenv(name, value)
+        runner = CliRunner()
+        as_json = runner.invoke(cli, ["status", "--root", str(tmp_path), "--json"])
+        assert as_json.exit_code == 0, as_json.output
+        assert json.loads(as_json.output)["alerts_unsent"] == 1
+        text = runner.invoke(cli, ["status", "--root", str(tmp_path)])
+        assert "Unsent alerts: 1\n" in text.output
+        with Server(certs, port=port):
+            ledger = opened(tmp_path)
+            try:
+                dispatcher(tmp_path, config, ledger).tick(T0)
+            finally:
+                ledger.close()
+        text = runner.invoke(cli, ["status", "--root", str(tmp_path)])
+        assert "Unsent alerts: 0\n" in text.output
+
+    def test_status_says_nothing_of_alerts_when_none_are_set_up(self, tmp_path):
+        from click.testing import CliRunner
+
+        from ehforms.cli import cli
+
+        make_root(tmp_path)
+        result = CliRunner().invoke(cli, ["status", "--root", str(tmp_path), "--json"])
+        summary = json.loads(result.output)
+        assert summary["alerts_unsent"] == 0 and summary["alerts_set_up"] is False
+        text = CliRunner().invoke(cli, ["status", "--root", str(tmp_path)])
+        assert "alert" not in text.output.lower()
