@@ -805,6 +805,10 @@ class TestCommands:
         assert json.loads(as_json.output)["alerts_unsent"] == 1
         text = runner.invoke(cli, ["status", "--root", str(tmp_path)])
         assert "Unsent alerts: 1\n" in text.output
+        from ehforms.core import Root
+
+        with Root.open(tmp_path) as root:  # what the mailbox pages can show
+            assert root.alerts_unsent_by_mailbox() == {"mash": 1}
         with Server(certs, port=port):
             ledger = opened(tmp_path)
             try:
@@ -813,6 +817,8 @@ class TestCommands:
                 ledger.close()
         text = runner.invoke(cli, ["status", "--root", str(tmp_path)])
         assert "Unsent alerts: 0\n" in text.output
+        with Root.open(tmp_path) as root:
+            assert root.alerts_unsent_by_mailbox() == {}
 
     def test_status_says_nothing_of_alerts_when_none_are_set_up(self, tmp_path):
         from click.testing import CliRunner

@@ -187,6 +187,16 @@ class Queue:
             ).scalar()
         return int(waiting or 0) + int(digest or 0)
 
+    def unsent_by_mailbox(self) -> dict[str, int]:
+        """Urgent alerts not yet sent, per mailbox (for the mailbox pages)."""
+        with transaction(self.engine) as connection:
+            rows = connection.execute(
+                sa.select(alerts.c.mailbox, sa.func.count())
+                .where(alerts.c.sent_at.is_(None))
+                .group_by(alerts.c.mailbox)
+            ).all()
+        return {mailbox: int(count) for mailbox, count in rows}
+
     def last_sent(self, mailbox: str, kind: str = "alert") -> dt.datetime | None:
         with transaction(self.engine) as connection:
             found = connection.execute(

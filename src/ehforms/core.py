@@ -372,6 +372,20 @@ class Root:
         except LedgerError:
             return 0  # a ledger not yet upgraded has queued none
 
+    def alerts_unsent_by_mailbox(self) -> dict[str, int]:
+        """Urgent alerts not yet sent, per mailbox (a mailbox with none is left out), for the
+        mailbox pages."""
+        from ehforms.alerts import Queue
+        from ehforms.errors import LedgerError
+
+        ledger = self.reader()
+        if ledger is None:
+            return {}
+        try:
+            return Queue(ledger.engine).unsent_by_mailbox()
+        except LedgerError:
+            return {}
+
     def digest(self, at: dt.datetime) -> list[tuple[str, int, str | None]]:
         """``ehforms digest``: what is overdue in each mailbox with alert addresses, emailed
         now (none to a mailbox where nothing is). Per mailbox: (mailbox, forms overdue, why
