@@ -831,3 +831,65 @@ class TestCommands:
         assert summary["alerts_unsent"] == 0 and summary["alerts_set_up"] is False
         text = CliRunner().invoke(cli, ["status", "--root", str(tmp_path)])
         assert "alert" not in text.output.lower()
+
+
+# -- forms that have waited longer than review_days -----------------------------------------
+
+
+class TestReview:
+    def test_the_digest_flags_forms_waiting_longer_than_review_days(self, tmp_path, certs):
+        with Server(certs) as server:
+            config = make_root(
+                tmp_path, alert_settings(server.port, certs, EHFORMS_ALERTS__REVIEW_DAYS="2")
+            )
+            assert config.review_days == 2
+            drop(tmp_path, "rfas.json", load_example("rfas"))  # eh-central, no due
+            drop(tmp_path, "transfer.json", load_example("transfer"))  # eh-central, due 26/11
+            with Postroom(tmp_path, config, workers=1, clock=lambda: RECEIVED) as room:
+                room.run()
+            ledger = opened(tmp_path)
+            try:
+                sending = dispatcher(tmp_path, config, ledger)
+                # 25/11: nothing overdue, nothing waited 2 days: no digest
+                assert sending.send_digests(london(25, 8)) == []
+                # 27/11: the transfer is overdue, and both have waited more than 2 days
+                assert sending.send_digests(london(27, 8)) == [("eh-central", "digest", 2)]
+            finally:
+                ledger.close()
+        (message,) = server.messages
+        assert message["message"]["Subject"] == (
+            "Overdue in the eh-central mailbox: 1 form (Friday 27 November 2026)"
+        )
+        body = message["message"].get_content()
+        assert "1 form in the eh-central mailbox is overdue." in body
+        assert (
+            "2 forms in the eh-central mailbox have waited more than 2 days. Nothing deletes "
+            "them: review whether each is still needed." in body
+        )
+        assert body.count("Request for Additional Services") == 1  # waited long, not overdue
+        assert body.count("Transfer to Early Help") == 2  # overdue, and waited long
+        no_personal_data(message)
+
+    def test_status_flags_forms_waiting_longer_than_review_days(self, tmp_path):
+        from click.testing import CliRunner
+
+        from ehforms.cli import cli
+
+        config = make_root(tmp_path, {"EHFORMS_ALERTS__REVIEW_DAYS": "90"})
+        drop(tmp_path, "rfas.json", load_example("rfas"))
+        with Postroom(tmp_path, config, workers=1, clock=lambda: RECEIVED) as room:
+            room.run()
+        runner = CliRunner()
+        soon = runner.invoke(
+            cli, ["status", "--root", str(tmp_path), "--json", "--at", "2027-02-20T09:00Z"]
+        )
+        assert json.loads(soon.output)["waited_long"] == {}
+        late = runner.invoke(
+            cli, ["status", "--root", str(tmp_path), "--json", "--at", "2027-02-23T09:00Z"]
+        )
+        assert json.loads(late.output)["waited_long"] == {"eh-central": 1}
+        text = runner.invoke(cli, ["status", "--root", str(tmp_path), "--at", "2027-02-23T09:00Z"])
+        assert (
+            "Waiting more than 90 days: eh-central 1 (nothing deletes them: review whether each "
+            "is still needed)\n" in text.output
+        )

@@ -163,16 +163,27 @@ class Dispatcher:
 
     def overdue(self, now: dt.datetime) -> dict[str, list[Item]]:
         """What is overdue now in each mailbox with addresses, as the mailbox pages list it
-        (a due belongs to the primary mailbox; a folder moved into done/ no longer waits)."""
+        (a due belongs to the primary mailbox; a folder moved into done/ no longer waits), and
+        what has waited there longer than ``review_days``."""
         from ehforms.core import Root
 
         found: dict[str, list[Item]] = {}
+        long_ago = now - dt.timedelta(days=self.config.review_days)
         with Root(self.root, self.config) as root:
             for mailbox in self.settings.to:
                 found[mailbox] = [
-                    Item(w.submission_id, title_of(w.form_type), w.received_at, w.due_at)
+                    Item(
+                        w.submission_id,
+                        title_of(w.form_type),
+                        w.received_at,
+                        w.due_at,
+                        overdue=w.overdue(now),
+                        waited_long=w.received_at < long_ago,
+                    )
                     for w in root.mailbox(mailbox, now)
-                    if w.overdue(now) and w.submission_id and w.received_at
+                    if w.submission_id
+                    and w.received_at
+                    and (w.overdue(now) or w.received_at < long_ago)
                 ]
         return found
 
@@ -221,6 +232,7 @@ class Dispatcher:
             message_id,
             now,
             repeated=repeated,
+            review_days=self.config.review_days,
         )
         self.queue.digest_sending(digest, message_id)
         try:

@@ -106,6 +106,8 @@ class Item:
     title: str
     received_at: dt.datetime
     due_at: dt.datetime | None = None
+    overdue: bool = True  # (a digest) its due has passed
+    waited_long: bool = False  # (a digest) it has waited longer than review_days
 
 
 @dataclass(frozen=True)
@@ -387,12 +389,14 @@ class Queue:
         )
 
 
-def _item_json(item: Item) -> dict[str, str | None]:
+def _item_json(item: Item) -> dict[str, str | bool | None]:
     return {
         "submission_id": item.submission_id,
         "title": item.title,
         "received_at": _iso(item.received_at),
         "due_at": _iso(item.due_at) if item.due_at else None,
+        "overdue": item.overdue,
+        "waited_long": item.waited_long,
     }
 
 
@@ -402,6 +406,8 @@ def _item_from(data: dict[str, Any]) -> Item:
         data["title"],
         dt.datetime.fromisoformat(data["received_at"]),
         _when(data.get("due_at")),
+        bool(data.get("overdue", True)),
+        bool(data.get("waited_long", False)),
     )
 
 
@@ -488,16 +494,38 @@ def digest_email(
     at: dt.datetime,
     *,
     repeated: bool = False,
+    review_days: float = 90,
 ) -> EmailMessage:
-    """The morning's list of what is overdue in a mailbox."""
+    """The morning's list of what is overdue in a mailbox, and of what has waited longer than
+    ``review_days`` (nothing deletes those: someone decides)."""
     day = at.astimezone(zone).strftime("%A %d %B %Y").replace(" 0", " ")
-    count = f"{len(items)} form{'s' if len(items) != 1 else ''}"
-    subject = f"Overdue in the {mailbox} mailbox: {count} ({day})"
-    body = [f"{count} in the {mailbox} mailbox {'are' if len(items) != 1 else 'is'} overdue.", ""]
+    overdue = [i for i in items if i.overdue]
+    long = [i for i in items if i.waited_long]
+
+    def forms(n: int) -> str:
+        return f"{n} form{'s' if n != 1 else ''}"
+
+    if overdue:
+        subject = f"Overdue in the {mailbox} mailbox: {forms(len(overdue))} ({day})"
+    else:
+        subject = f"Waiting long in the {mailbox} mailbox: {forms(len(long))} ({day})"
+    body: list[str] = []
     if repeated:
         body += [REPEATED, ""]
-    for item in items:
-        body += _lines(item, mailbox, settings, zone, due=True) + [""]
+    if overdue:
+        verb = "are" if len(overdue) != 1 else "is"
+        body += [f"{forms(len(overdue))} in the {mailbox} mailbox {verb} overdue.", ""]
+        for item in overdue:
+            body += _lines(item, mailbox, settings, zone, due=True) + [""]
+    if long:
+        verb = "have" if len(long) != 1 else "has"
+        body += [
+            f"{forms(len(long))} in the {mailbox} mailbox {verb} waited more than {review_days:g} "
+            "days. Nothing deletes them: review whether each is still needed.",
+            "",
+        ]
+        for item in long:
+            body += _lines(item, mailbox, settings, zone, due=True) + [""]
     body.append(NO_PERSONAL_DATA)
     return _message(settings, mailbox, subject, body, message_id, at)
 

@@ -111,6 +111,7 @@ DEFAULTS: dict[str, Any] = {
         "ca_file": "",
         "digest_time": "08:00",
         "base_url": "",
+        "review_days": 90,
         "to": {},
     },
 }
@@ -183,6 +184,8 @@ class Config:
     session_hours: float = 12.0
     # [alerts]: None when no host is set (nothing is queued or sent).
     alerts: AlertSettings | None = None
+    # [alerts] review_days: status and the digest flag forms that have waited longer.
+    review_days: float = 90.0
 
     @property
     def mailboxes(self) -> tuple[str, ...]:
@@ -481,6 +484,9 @@ def build_config(data: Mapping[str, Any]) -> Config:
         idle_minutes=_number(web.get("idle_minutes", 30), "web.idle_minutes", minimum=1),
         session_hours=_number(web.get("session_hours", 12), "web.session_hours", minimum=0.1),
         alerts=alerts,
+        review_days=_number(
+            _section(data, "alerts").get("review_days", 90), "alerts.review_days", minimum=1
+        ),
     )
 
 
