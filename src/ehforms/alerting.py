@@ -74,7 +74,6 @@ class Dispatcher:
         self.queue = Queue(engine)
         self.mailer = mailer or Mailer(self.settings, timeout=timeout)
         self._last: dict[str, dt.datetime | None] = {}  # the last alert email sent, per mailbox
-        self._reader: object | None = None
 
     # -- urgent alerts --
 
@@ -100,8 +99,8 @@ class Dispatcher:
             marked = sorted({p.message_id for p in waiting if p.message_id})
             if marked:
                 group = [p for p in waiting if p.message_id == marked[0]]
-                self._send_alerts(mailbox, group, now, marked[0])
-                sent.append((mailbox, "alert", len(group)))
+                if self._send_alerts(mailbox, group, now, marked[0]):
+                    sent.append((mailbox, "alert", len(group)))
                 continue
             last = self._last_sent(mailbox)
             not_before = [p.next_at for p in waiting if p.next_at is not None]
