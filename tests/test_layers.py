@@ -32,8 +32,19 @@ LAYERS: dict[str, list[str]] = {
         "jobs",
         "accounts",
         "audit",
+        "alerts",
     ],
-    "application": ["pipeline", "retries", "watch", "status", "setup", "core", "handling", "overrides"],
+    "application": [
+        "pipeline",
+        "retries",
+        "watch",
+        "status",
+        "setup",
+        "core",
+        "handling",
+        "overrides",
+        "alerting",
+    ],
     "faces": ["cli", "commands", "present", "__main__", "web"],
 }
 RANK = {module: rank for rank, (_, modules) in enumerate(LAYERS.items()) for module in modules}

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ehforms.cli import EXIT_INVALID, ToolError, open_root, root_option
-from ehforms.errors import AccountExists, EhformsError, UnknownAccount
+from ehforms.errors import AccountExists, EhformsError, NotFound, UnknownAccount
 
 if TYPE_CHECKING:
     from ehforms.core import Root
@@ -199,6 +199,44 @@ def audit(case: str | None, user: str | None, since: str | None, root: Path) -> 
         offset += page
     if not shown:
         click.echo("Nothing recorded" + (" that matches" if case or user or since else " yet"))
+
+
+@click.command("digest")
+@root_option
+@click.option(
+    "--now",
+    "at",
+    metavar="TIME",
+    help="Count what is overdue as of this time (default: now), like 2026-11-27T08:00Z.",
+)
+def digest(root: Path, at: str | None) -> None:
+    """Email each mailbox's alert addresses the digest of what is overdue there, now (watch
+    sends it every day at [alerts] digest_time). No digest goes to a mailbox where nothing is
+    overdue.
+
+    Exit status 1 when alerts are not set up, or a digest could not be sent (watch tries it
+    again).
+    """
+    from ehforms.cli import parse_time
+
+    try:
+        done = open_root(root).digest(parse_time(at))
+    except NotFound as error:
+        _fail(str(error))
+    failed = False
+    for mailbox, overdue, failure in done:
+        if failure is None:
+            click.echo(f"{mailbox}: sent the digest ({overdue} overdue)")
+        else:
+            failed = True
+            click.echo(
+                f"{mailbox}: the digest could not be sent ({failure}): watch tries it again",
+                err=True,
+            )
+    if not done:
+        click.echo("Nothing is overdue: no digest sent")
+    if failed:
+        sys.exit(EXIT_INVALID)
 
 
 def loopback(host: str) -> bool:

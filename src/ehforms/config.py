@@ -17,7 +17,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -118,9 +118,24 @@ DEFAULTS: dict[str, Any] = {
         "ratio": 100,
         "messages": 100,
     },
+    # Alerts by email (docs/alerts.md): nothing is queued or sent until `host` is set.
+    "alerts": {
+        "host": "",
+        "port": 587,
+        "tls": "starttls",
+        "username": "",
+        "from": "",
+        "ca_file": "",
+        "digest_time": "08:00",
+        "base_url": "",
+        "review_days": 90,
+        "to": {},
+    },
 }
 
 MB = 1024 * 1024
+# Secrets come from the environment only and are never configuration keys.
+SECRETS = ("EHFORMS_SMTP_PASSWORD", "EHFORMS_LEDGER_PASSWORD")
 
 _MAILBOX_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 # a postcode district (M8, EX4) or a whole postcode area (EX)
@@ -135,6 +150,22 @@ class Hub:
     eh_mailbox: str
     sw_mailbox: str
     phone: str
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """``[alerts]``: the SMTP server, who is told of each mailbox's urgent forms, the digest."""
+
+    host: str
+    port: int
+    tls: str  # "starttls" or "implicit"
+    username: str
+    sender: str  # the From address
+    ca_file: str
+    digest_time: tuple[int, int]
+    base_url: str
+    to: Mapping[str, tuple[str, ...]]
+    password: str = field(default="", repr=False)  # from EHFORMS_SMTP_PASSWORD only
 
 
 @dataclass(frozen=True)
@@ -179,6 +210,10 @@ class Config:
     # [web]: a session ends after this long without a request, and this long in all.
     idle_minutes: float = 30.0
     session_hours: float = 12.0
+    # [alerts]: None when no host is set (nothing is queued or sent).
+    alerts: AlertSettings | None = None
+    # [alerts] review_days: status and the digest flag forms that have waited longer.
+    review_days: float = 90.0
 
     @property
     def mailboxes(self) -> tuple[str, ...]:
@@ -265,7 +300,80 @@ def load_config(root: Path | None = None, environ: Mapping[str, str] | None = No
     if path is not None:  # a profile: what it leaves out is neutral, never another council's
         merged = over_neutral(read_toml(path))
     merged = deep_merge(merged, env_overrides(environ))
-    return build_config(merged)
+    config = build_config(merged)
+    if config.alerts is not None and environ.get("EHFORMS_SMTP_PASSWORD"):
+        from dataclasses import replace
+
+        alerts = replace(config.alerts, password=environ["EHFORMS_SMTP_PASSWORD"])
+        config = replace(config, alerts=alerts)
+    return config
+
+
+_ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
+
+
+def _alerts(data: Mapping[str, Any], mailboxes: tuple[str, ...]) -> AlertSettings | None:
+    """``[alerts]``, checked; None when no host is set. A password here is refused (it is
+    never printed): it belongs in the environment."""
+    section = _section(data, "alerts")
+    if any("password" in str(key).lower() for key in section):
+        raise ConfigError(
+            "The SMTP password must not be in ehforms.toml: remove it from [alerts] and set the "
+            "EHFORMS_SMTP_PASSWORD environment variable instead"
+        )
+    host = str(section.get("host") or "").strip()
+    if not host:
+        return None
+    tls = str(section.get("tls", "starttls")).strip().lower()
+    if tls not in ("starttls", "implicit"):
+        raise ConfigError('alerts.tls must be "starttls" or "implicit"')
+    port = section.get("port", 587)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise ConfigError("alerts.port must be a port number, like 587 (or 465 for implicit TLS)")
+    sender = str(section.get("from") or "").strip()
+    if not _ADDRESS.match(sender):
+        raise ConfigError(
+            "alerts.from must be the email address alerts come from, like ehforms@council.example"
+        )
+    ca_file = str(section.get("ca_file") or "").strip()
+    if ca_file and not Path(ca_file).is_file():
+        raise ConfigError(f"alerts.ca_file names {ca_file}, which does not exist: correct the path")
+    try:
+        digest = dt.time.fromisoformat(str(section.get("digest_time", "08:00")))
+    except ValueError:
+        raise ConfigError("alerts.digest_time must be a time of day, like 08:00") from None
+    base_url = str(section.get("base_url") or "").strip().rstrip("/")
+    if base_url and not base_url.startswith(("https://", "http://")):
+        raise ConfigError(
+            "alerts.base_url must be the web pages' address, like https://ehforms.council.example"
+        )
+    to: dict[str, tuple[str, ...]] = {}
+    for mailbox, addresses in _section(section, "to").items():
+        if mailbox not in mailboxes:
+            raise ConfigError(
+                f"alerts.to.{mailbox} names no mailbox: use one of {', '.join(mailboxes)}"
+            )
+        listed = [addresses] if isinstance(addresses, str) else addresses
+        if not isinstance(listed, list) or not all(
+            isinstance(a, str) and _ADDRESS.match(a.strip()) for a in listed
+        ):
+            raise ConfigError(
+                f"alerts.to.{mailbox} must be a list of email addresses, like "
+                '["duty@council.example"]'
+            )
+        if listed:
+            to[mailbox] = tuple(a.strip() for a in listed)
+    return AlertSettings(
+        host=host,
+        port=port,
+        tls=tls,
+        username=str(section.get("username") or "").strip(),
+        sender=sender,
+        ca_file=ca_file,
+        digest_time=(digest.hour, digest.minute),
+        base_url=base_url,
+        to=to,
+    )
 
 
 def _section(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -371,6 +479,9 @@ def build_config(data: Mapping[str, Any]) -> Config:
         form_bytes = _number(limits["form_bytes"], "limits.form_bytes", minimum=1024)
     else:
         form_bytes = _number(data["max_file_bytes"], "max_file_bytes", minimum=1024)
+    every = [name for hub in hubs for name in (hub.eh_mailbox, hub.sw_mailbox)]
+    every += [profile.front_door, profile.fallback, *profile.roles]
+    alerts = _alerts(data, tuple(dict.fromkeys(every)))
     return Config(
         council_name=str(data["council_name"]),
         case_system_name=str(data.get("case_system_name", "")),
@@ -421,6 +532,10 @@ def build_config(data: Mapping[str, Any]) -> Config:
         council=profile,
         idle_minutes=_number(web.get("idle_minutes", 30), "web.idle_minutes", minimum=1),
         session_hours=_number(web.get("session_hours", 12), "web.session_hours", minimum=0.1),
+        alerts=alerts,
+        review_days=_number(
+            _section(data, "alerts").get("review_days", 90), "alerts.review_days", minimum=1
+        ),
     )
 
 

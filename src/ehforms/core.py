@@ -428,7 +428,50 @@ class Root:
         from ehforms.status import summarise
 
         self.mailroom.check(create=False)
-        return summarise(self.mailroom, at)
+        summary = summarise(self.mailroom, at)
+        summary["alerts_unsent"] = self.alerts_unsent()
+        summary["alerts_set_up"] = self.config.alerts is not None
+        return summary
+
+    def alerts_unsent(self) -> int:
+        """Alerts (and digests) by email that wait to be sent: 0 without a ledger yet."""
+        from ehforms.alerts import Queue
+        from ehforms.errors import LedgerError
+
+        ledger = self.reader()
+        if ledger is None:
+            return 0
+        try:
+            return Queue(ledger.engine).count_unsent()
+        except LedgerError:
+            return 0  # a ledger not yet upgraded has queued none
+
+    def alerts_unsent_by_mailbox(self) -> dict[str, int]:
+        """Urgent alerts not yet sent, per mailbox (a mailbox with none is left out), for the
+        mailbox pages."""
+        from ehforms.alerts import Queue
+        from ehforms.errors import LedgerError
+
+        ledger = self.reader()
+        if ledger is None:
+            return {}
+        try:
+            return Queue(ledger.engine).unsent_by_mailbox()
+        except LedgerError:
+            return {}
+
+    def digest(self, at: dt.datetime) -> list[tuple[str, int, str | None]]:
+        """``ehforms digest``: what is overdue in each mailbox with alert addresses, emailed
+        now (none to a mailbox where nothing is). Per mailbox: (mailbox, forms overdue, why
+        it was not sent or None); ``watch`` tries a failed one again."""
+        from ehforms.alerting import Dispatcher
+
+        if self.config.alerts is None or not self.config.alerts.to:
+            raise NotFound(
+                "Alerts by email are not set up: add an [alerts] table with host, from and "
+                "to addresses to ehforms.toml (see docs/alerts.md)"
+            )
+        return Dispatcher(self.path, self.config, self.store()).digest_now(at)
 
     def mailbox(self, mailbox: str, at: dt.datetime | None = None) -> list[Waiting]:
         """The forms waiting in a mailbox: urgent first, then overdue (as of ``at``), then

@@ -150,6 +150,54 @@ handled = sa.Table(
 )
 
 
+# -- alerts by email (ehforms.alerts): the queue, every attempt, the daily digests ----------
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    # one alert per submission and mailbox, ever
+    sa.Column("submission_id", sa.Text, primary_key=True),
+    sa.Column("mailbox", sa.Text, primary_key=True),
+    sa.Column("title", sa.Text, nullable=False),  # the form type's title
+    sa.Column("received_at", sa.Text, nullable=False),
+    sa.Column("queued_at", sa.Text, nullable=False),
+    sa.Column("tries", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("next_at", sa.Text),  # not tried again before this time (after a failure)
+    sa.Column("message_id", sa.Text),  # set just before its email goes to the server
+    sa.Column("sent_at", sa.Text),  # once the server accepted it
+)
+sa.Index("alerts_unsent", alerts.c.sent_at, alerts.c.mailbox)
+
+digests = sa.Table(
+    "digests",
+    metadata,
+    sa.Column("day", sa.Text, primary_key=True),  # the local date, YYYY-MM-DD
+    sa.Column("mailbox", sa.Text, primary_key=True),
+    sa.Column("made_at", sa.Text, nullable=False),
+    sa.Column("items", sa.Text, nullable=False),  # JSON: what was overdue (no personal data)
+    sa.Column("tries", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("next_at", sa.Text),
+    sa.Column("message_id", sa.Text),
+    sa.Column("sent_at", sa.Text),  # null while it waits; a digest of nothing is never sent
+)
+
+alert_attempts = sa.Table(
+    "alert_attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),  # alert or digest
+    sa.Column("mailbox", sa.Text, nullable=False),
+    sa.Column("message_id", sa.Text, nullable=False),
+    sa.Column("items", sa.Integer, nullable=False),  # forms listed in the email
+    sa.Column("result", sa.Text, nullable=False),  # sent, failed, refused
+    sa.Column("reply", sa.Text, nullable=False),  # the server's reply, addresses taken out
+)
+sa.Index(
+    "alert_attempts_mailbox", alert_attempts.c.mailbox, alert_attempts.c.kind, alert_attempts.c.at
+)
+
+
 def engine_for(path: Path, *, timeout: float = 30.0, owner: bool = True) -> Engine:
     """An engine on a SQLite ledger: WAL, a busy timeout, secure deletes, and transactions that
     ehforms begins itself (``BEGIN IMMEDIATE`` for writes, so a writer waits its turn instead
@@ -206,7 +254,7 @@ def _translated() -> Iterator[None]:
 
 
 # The newest migration: a ledger already at it is opened without loading Alembic at all.
-HEAD = "0004"
+HEAD = "0005"
 
 
 def _at_head(connection: Connection) -> bool:

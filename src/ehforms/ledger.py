@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ehforms.alerts import queue_rows, queue_statement
 from ehforms.database import (
     _CLAIM,
     _DONE,
@@ -69,6 +70,10 @@ class Ledger:
         self.engine = engine_for(path, timeout=timeout, owner=migrate_schema)
         self._writer: Connection | None = None
         self._case_data, self._delivery = upserts(self.engine.dialect.name)
+        # mailboxes with alert addresses: an urgent outcome delivered to one queues an alert,
+        # in the transaction that records it (ehforms.alerts)
+        self.alert_to: frozenset[str] = frozenset()
+        self._alert = queue_statement(self.engine.dialect.name)
         if migrate_schema:
             # immediate: two processes opening a ledger at once migrate one after the other
             with (
@@ -307,8 +312,10 @@ class Ledger:
         """Record several outcomes in one transaction: a burst writes its ledger in a few
         transactions, not one a form."""
         now = _now()
-        updates, data, places, happened = [], [], [], []
+        updates, data, places, happened, queued = [], [], [], [], []
         for receipt, folder, case_id, case_data_ in outcomes:
+            if self.alert_to:
+                queued += queue_rows(receipt, self.alert_to, now)
             ids = {"b_submission_id": receipt.submission_id}
             updates.append(
                 {
@@ -357,6 +364,7 @@ class Ledger:
                 (self._case_data, data),
                 (self._delivery, places),
                 (_EVENT, happened),
+                (self._alert, queued),
             ):
                 if rows:
                     connection.execute(statement, rows)  # one executemany each

@@ -69,6 +69,8 @@ class Postroom:
         self.mailroom = Mailroom(self.root, self.config)
         self.mailroom.check()
         self.ledger = Ledger(self.mailroom.state / LEDGER, timeout=self.ledger_timeout)
+        if self.config.alerts is not None:  # urgent outcomes queue alerts (ehforms.alerts)
+            self.ledger.alert_to = frozenset(self.config.alerts.to)
 
     def close(self) -> None:
         if self._executor is not None:

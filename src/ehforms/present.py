@@ -60,6 +60,14 @@ def status_text(summary: dict[str, Any]) -> str:
         state = "not started"
     lines.append(f"Watcher: {state}")
     lines.append(f"Waiting in the inbox: {summary['inbox']}")
+    if summary.get("waited_long"):
+        listed = ", ".join(f"{name} {n}" for name, n in summary["waited_long"].items())
+        lines.append(
+            f"Waiting more than {summary['review_days']:g} days: {listed} (nothing deletes "
+            "them: review whether each is still needed)"
+        )
+    if summary.get("alerts_set_up") or summary.get("alerts_unsent"):
+        lines.append(f"Unsent alerts: {summary.get('alerts_unsent', 0)}")
     unreadable = summary.get("unreadable", 0)
     if unreadable:
         lines.append(

@@ -226,6 +226,12 @@ def check_keys(data: Mapping[str, Any], known: Mapping[str, Any] = KNOWN, path: 
     """Every key is known; a misspelt one names the nearest known key."""
     for key, value in data.items():
         name = _name(path, str(key))
+        if "password" in str(key).lower():  # never printed: the value is a secret
+            secret = "EHFORMS_SMTP_PASSWORD" if path == "alerts" else "an environment variable"
+            raise ConfigError(
+                f"A password must not be in ehforms.toml: remove {name} and set {secret} "
+                "instead"
+            )
         if key in known:
             spec = known[key]
         elif ANY in known:

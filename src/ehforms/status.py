@@ -16,11 +16,15 @@ from ehforms.watch import heartbeat_age
 
 def summarise(mailroom: Mailroom, now: dt.datetime) -> dict[str, Any]:
     mailboxes = {}
+    waited_long: dict[str, int] = {}  # longer than review_days: nothing deletes them
+    long_ago = now - dt.timedelta(days=mailroom.config.review_days)
     for mailbox in mailroom.config.mailboxes:
         waiting = urgent = overdue = 0
         for _folder, receipt in mailroom.waiting(mailbox):
             waiting += 1
             if receipt is not None:
+                if receipt.received_at < long_ago:
+                    waited_long[mailbox] = waited_long.get(mailbox, 0) + 1
                 urgent += receipt.priority == Priority.URGENT
                 # a due belongs to the primary mailbox: a copy elsewhere is never overdue
                 overdue += bool(receipt.past_due(now)) and receipt.mailboxes[:1] == (mailbox,)
@@ -45,6 +49,8 @@ def summarise(mailroom: Mailroom, now: dt.datetime) -> dict[str, Any]:
         # subfolders (bundles) still changing, or holding a copy's temporary file, after an hour
         "unsettled_folders": mailroom.unsettled(now.timestamp()),
         "disk_full": _disk_full(mailroom.root),
+        "review_days": mailroom.config.review_days,
+        "waited_long": waited_long,
     }
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ehforms.alerting import sending_for
 from ehforms.errors import LedgerError
 from ehforms.files import open_regular
 from ehforms.names import ignored
@@ -181,6 +182,8 @@ class Watcher:
         self._failures = 0
         self._not_before = 0.0
         self._claims_waiting = True  # claims left in processing/: finished at the next batch
+        # alerts by email go from a thread of their own, never delaying a batch
+        self.alerts = sending_for(postroom.root, self.config, postroom.ledger.engine)
 
     # -- the observer -----------------------------------------------------------------
 
@@ -261,6 +264,8 @@ class Watcher:
         """Watch until stopped. Every batch in hand is finished before it returns."""
         log.info("watching %s (%s)", self.inbox, "polling" if self.polling else "events")
         self._start_observer()
+        if self.alerts is not None:
+            self.alerts.start()
         self._warm()
         self._process([])  # finish whatever a stopped or crashed run left claimed
         next_scan = 0.0
@@ -290,6 +295,8 @@ class Watcher:
                 self._wait()
         finally:
             self._stop_observer()
+            if self.alerts is not None:
+                self.alerts.stop()
             log.info("stopped watching")
 
     def _warm(self) -> None:
