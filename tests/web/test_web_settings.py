@@ -29,12 +29,7 @@ def test_defaults_then_the_toml_then_the_environment_then_the_caller(tmp_path):
     root = tmp_path / "root"
     assert load(root, {}, {})["PAGE_SIZE"] == 50
     assert load(root, {}, {})["ASSETS_DIR"] == str(default_assets())
-    web_table(root, 'page_size = 20\ntrusted_proxy = "10.1.2.3"\n')
-    toml = root / "ehforms.toml"
-    toml.write_text(
-        toml.read_text(encoding="utf-8").replace("idle_minutes = 30", "idle_minutes = 15"),
-        encoding="utf-8",
-    )
+    web_table(root, 'page_size = 20\ntrusted_proxy = "10.1.2.3"\nidle_minutes = 15\n')
     assert load(root, {}, {})["PAGE_SIZE"] == 20
     assert load(root, {}, {})["TRUSTED_PROXY"] == ("10.1.2.3",)
     environ = {"EHFORMS_WEB_PAGE_SIZE": "10", "EHFORMS_WEB_TRUSTED_PROXY": '["10.9.9.9"]'}
