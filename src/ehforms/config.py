@@ -26,7 +26,7 @@ import tomli_w
 
 from ehforms.council import Council, council
 from ehforms.errors import ConfigError
-from ehforms.profiles import over_neutral
+from ehforms.profiles import NEUTRAL, over_neutral
 
 CONFIG_FILE = "ehforms.toml"
 ENV_PREFIX = "EHFORMS_"
@@ -100,24 +100,9 @@ DEFAULTS: dict[str, Any] = {
         "idle_minutes": 30,
         "session_hours": 12,
     },
-    "watch": {
-        "quiet_seconds": 0.75,
-        "rescan_seconds": 30.0,
-        "heartbeat_seconds": 5.0,
-        "retry_max_seconds": 300.0,
-        # a subfolder of the inbox (a bundle) is taken once nothing in it changed for this long
-        "bundle_settle_seconds": 60.0,
-    },
-    # The contract's [limits] (form_bytes, the size of one form, is max_file_bytes above until
-    # it is set here): one attachment, attachments in a bundle, a bundle unpacked, how many
-    # times an entry may inflate, lines in errors.txt.
-    "limits": {
-        "attachment_bytes": 10 * 1024 * 1024,
-        "attachments": 20,
-        "bundle_bytes": 50 * 1024 * 1024,
-        "ratio": 100,
-        "messages": 100,
-    },
+    # the same in every profile: how the watcher works, and the contract's [limits]
+    "watch": copy.deepcopy(NEUTRAL["watch"]),
+    "limits": copy.deepcopy(NEUTRAL["limits"]),
     # Alerts by email (docs/alerts.md): nothing is queued or sent until `host` is set.
     "alerts": {
         "host": "",

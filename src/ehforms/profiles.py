@@ -93,8 +93,12 @@ NEUTRAL: dict[str, Any] = {
         "rescan_seconds": 30.0,
         "heartbeat_seconds": 5.0,
         "retry_max_seconds": 300.0,
+        # a subfolder of the inbox (a bundle) is taken once nothing in it changed for this long
         "bundle_settle_seconds": 60.0,
     },
+    # The contract's [limits] (form_bytes, the size of one form, is max_file_bytes until it is
+    # set here): one attachment, attachments in a bundle, a bundle unpacked, how many times an
+    # entry may inflate, lines in errors.txt.
     "limits": {
         "attachment_bytes": 10 * 1024 * 1024,
         "attachments": 20,
