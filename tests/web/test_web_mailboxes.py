@@ -81,6 +81,28 @@ def test_a_mailbox_is_called_what_the_councils_configuration_calls_it(web_root):
     assert "Central Family Help" in page
 
 
+def test_the_mailboxes_page_says_when_alerts_by_email_wait_to_be_sent(web_root):
+    """An urgent form processed while no watcher sends alerts: its alert waits in the queue,
+    and the page says so for the mailboxes the person works (and never says who it is for)."""
+    config = web_root / "ehforms.toml"
+    text_ = config.read_text(encoding="utf-8")
+    text_ = text_.replace('host = ""', 'host = "smtp.council.example"', 1)
+    text_ = text_.replace('from = ""', 'from = "ehforms@council.example"', 1)
+    text_ = text_.replace("[alerts.to]\n", '[alerts.to]\nmash = ["mash-duty@council.example"]\n')
+    config.write_text(text_, encoding="utf-8")
+    marf = json.loads((Path(__file__).parents[2] / "tests" / "fixtures" / "marf.json").read_text())
+    marf["case_id"] = "EH-77777"
+    (web_root / "inbox" / "late.json").write_text(json.dumps(marf), encoding="utf-8")
+    with Root.open(web_root) as root:
+        root.process(workers=1, received_at=dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC))
+        assert root.alerts_unsent_by_mailbox() == {"mash": 1}
+    page = re.sub(r"\s+", " ", text(signed_in(web_root, MASH).get("/mailboxes")))
+    assert "Alerts by email about urgent forms have not been sent yet: 1 for MASH." in page
+    assert "EH-77777" not in page
+    other = text(signed_in(web_root, HUB).get("/mailboxes"))  # a hub that is not MASH
+    assert "have not been sent yet" not in other
+
+
 def test_a_manager_sees_every_mailboxs_counts_and_no_forms(web_root):
     client = signed_in(web_root, MANAGER)
     html = text(client.get("/mailboxes"))

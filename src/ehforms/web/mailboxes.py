@@ -112,7 +112,9 @@ def index() -> ResponseReturnValue:
     rows = [
         {"mailbox": m, **counts.get(m, {"waiting": 0, "urgent": 0, "overdue": 0})} for m in names
     ]
-    return render_template("mailboxes.html", rows=rows, links=not manager)
+    unsent = root.alerts_unsent_by_mailbox()
+    waiting_alerts = {m: unsent[m] for m in names if unsent.get(m)}
+    return render_template("mailboxes.html", rows=rows, links=not manager, unsent=waiting_alerts)
 
 
 @pages.get("/mailboxes/<mailbox>")
