@@ -498,3 +498,20 @@ def test_a_form_sent_with_attachments_through_the_core_travels_as_a_bundle(root)
     with sqlite3.connect(path / ".ehforms" / "ledger.sqlite3") as db:
         recorded = dict(db.execute("SELECT submission_id, sent_by FROM submissions"))
     assert recorded == {sid: "sam.worker@example.gov.uk", alone: None}
+
+
+@pytest.mark.parametrize("name", ["attachments", "consent-letter.pdf", "ATTACHMENTS"])
+def test_a_form_named_like_what_else_its_folder_holds_is_kept_beside_it(root, name):
+    """Found by review: a form entry named ``attachments`` jammed its delivery for good, and
+    one named like a document was overwritten by it."""
+    path, _ = root
+    form_bytes = form("notification")  # gets a consent letter
+    data = zipped((name, form_bytes), ("scan.pdf", ASSESSMENT_PDF))
+    (path / "inbox" / "odd.zip").write_bytes(data)
+    (receipt,) = run(root)
+    assert receipt.status == "routed"
+    folder = folder_of(path, receipt)
+    assert (folder / "attachments" / "scan.pdf").read_bytes() == ASSESSMENT_PDF
+    assert (folder / "consent-letter.pdf").read_bytes().startswith(b"%PDF")
+    originals = [p for p in folder.iterdir() if p.is_file() and p.read_bytes() == form_bytes]
+    assert len(originals) == 1 and originals[0].name.lower() != name.lower()

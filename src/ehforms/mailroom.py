@@ -435,7 +435,9 @@ class Mailroom(MailboxViews):
         kept in the archive, and the receipt says what it was."""
         write = self.write_file
         if outcome.originals is not None:
-            for name, data in _unclashed(outcome.originals).items():
+            # never the name of what else the folder holds: its documents, attachments/
+            reserved = [ATTACHMENTS, *(safe_file_name(d) for d in outcome.documents or {})]
+            for name, data in _unclashed(outcome.originals, reserved).items():
                 write(folder / name, data, checked=True)
         elif claim.kind is None and claim.bundle != "folder":
             self.copy_file(claim.path, folder / safe_file_name(claim.source))
@@ -477,10 +479,13 @@ def unclashed_names(names: Iterable[str]) -> list[str]:
     return list(_unclashed((name, b"") for name in names))
 
 
-def _unclashed(files: Iterable[tuple[str, bytes]]) -> dict[str, bytes]:
-    """Files under safe names, none the same as another but for capital letters."""
+def _unclashed(
+    files: Iterable[tuple[str, bytes]], taken_already: Iterable[str] = ()
+) -> dict[str, bytes]:
+    """Files under safe names, none the same as another (or as one of ``taken_already``) but
+    for capital letters."""
     out: dict[str, bytes] = {}
-    taken: set[str] = set()
+    taken: set[str] = {name.lower() for name in taken_already}
     for name, data in files:
         safe = safe_file_name(name)
         stem, dot, suffix = safe.rpartition(".")
