@@ -239,15 +239,6 @@ def digest(root: Path, at: str | None) -> None:
         sys.exit(EXIT_INVALID)
 
 
-def loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 @click.command("serve")
 @root_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
@@ -266,6 +257,9 @@ def loopback(host: str) -> bool:
 def serve(root: Path, host: str, port: int, insecure_http: bool, trusted_proxy: str | None) -> None:
     """Serve the web pages for a working root (beside `ehforms watch` on the same root),
     behind the council's HTTPS reverse proxy. Stops on Ctrl-C or SIGTERM."""
+    from ehforms.web import serve as serve_pages
+    from ehforms.web.server import loopback
+
     if insecure_http and not loopback(host):
         raise ToolError(
             f"--insecure-http is accepted only with a loopback --host such as 127.0.0.1, "
@@ -278,8 +272,6 @@ def serve(root: Path, host: str, port: int, insecure_http: bool, trusted_proxy: 
             raise ToolError(f"--trusted-proxy must be an IP address, not {trusted_proxy}") from None
     if not (root / ".ehforms").is_dir():
         raise ToolError(f"{root} is not a working root: make it with `ehforms init {root}`")
-    from ehforms.web import serve as serve_pages
-
     try:
         serve_pages(root, host, port, insecure_http, trusted_proxy)
     except EhformsError as error:

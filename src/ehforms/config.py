@@ -40,12 +40,18 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 DEFAULTS: dict[str, Any] = {
     "council_name": "Example City Council",
     "case_system_name": "Micare ID",
-    "timezone": "Europe/London",
-    "max_file_bytes": 5 * 1024 * 1024,
-    "max_json_depth": 20,
-    "file_mode": "0640",
-    "dir_mode": "0750",
-    "inbox_mode": "0770",
+    # the same in every profile: the time zone, the size limits, the files' modes
+    **{
+        key: NEUTRAL[key]
+        for key in (
+            "timezone",
+            "max_file_bytes",
+            "max_json_depth",
+            "file_mode",
+            "dir_mode",
+            "inbox_mode",
+        )
+    },
     "levels": {
         "1": "Needs met by universal services",
         "2": "Additional needs, single agency",
