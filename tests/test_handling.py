@@ -168,7 +168,7 @@ def test_a_folder_moved_by_hand_on_the_share_is_handled_by_someone_unknown(root)
 def test_a_folder_that_cannot_be_moved_stays(root, monkeypatch):
     row = waiting(root, "eh-central", "rfas")
 
-    def refused(*_args):
+    def refused(*_args, **_kwargs):
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr("ehforms.handling.os.rename", refused)
@@ -351,3 +351,59 @@ def test_a_bundles_page_serves_its_form_file_documents_and_attachments(tmp_path)
             assert handle.read() == form
         with pytest.raises(NotFound):
             opened.open_form_file("eh-central", row.submission_id, len(names) + 1)
+
+
+def test_a_mailbox_folder_swapped_for_a_link_never_shows_another_mailboxs_forms(root):
+    # someone on the share replaces eh-central's done/ with a link to mash's done/: the
+    # hub staff of eh-central must not reach MASH's forms through it, on any step of the path
+    marf = waiting(root, "mash", "marf")
+    root.mark_handled("mash", marf.submission_id, by=HUB)
+    outbox = root.mailroom.outbox
+    assert (outbox / "mash" / "done" / marf.folder).is_dir()
+    shutil.rmtree(outbox / "eh-central" / "done", ignore_errors=True)
+    os.symlink(outbox / "mash" / "done", outbox / "eh-central" / "done")
+    with pytest.raises(NotFound):
+        root.form_view("eh-central", marf.submission_id)
+    with pytest.raises(NotFound):
+        root.open_form_file("eh-central", marf.submission_id, 1)
+    # and the mailbox itself replaced by a link to another
+    shutil.rmtree(outbox / "eh-north", ignore_errors=True)
+    os.symlink(outbox / "mash", outbox / "eh-north")
+    with pytest.raises(NotFound):
+        root.form_view("eh-north", marf.submission_id)
+    # the real mailbox still serves its own form
+    assert root.form_view("mash", marf.submission_id).handled
+
+
+def test_a_done_folder_swapped_for_a_link_after_the_check_is_never_followed(root, monkeypatch):
+    import ehforms.handling as handling
+
+    row = waiting(root, "eh-central", "notification")
+    root.mark_handled("eh-central", row.submission_id, by=HUB)
+    outbox = root.mailroom.outbox
+    checked = handling.form_file
+
+    def swapped(*args):
+        found = checked(*args)  # the check passes; then done/ becomes a link to a copy
+        done = outbox / "eh-central" / "done"
+        os.rename(done, outbox / "elsewhere")
+        os.symlink(outbox / "elsewhere", done)
+        return found
+
+    monkeypatch.setattr(handling, "form_file", swapped)
+    with pytest.raises(NotFound):
+        root.open_form_file("eh-central", row.submission_id, 2)
+
+
+def test_marking_handled_never_moves_a_form_through_a_done_folder_swapped_for_a_link(root):
+    row = waiting(root, "eh-central", "notification")
+    outbox = root.mailroom.outbox
+    elsewhere = outbox / "mash" / "done"
+    elsewhere.mkdir(exist_ok=True)
+    shutil.rmtree(outbox / "eh-central" / "done", ignore_errors=True)
+    os.symlink(elsewhere, outbox / "eh-central" / "done")
+    with pytest.raises(FolderBusy):
+        root.mark_handled("eh-central", row.submission_id, by=HUB)
+    assert (outbox / "eh-central" / row.folder).is_dir()  # it stays where it was
+    assert not (elsewhere / row.folder).exists()  # and never lands in MASH's done/
+    assert root.audit.rows() == []

@@ -95,3 +95,39 @@ def open_regular(path: Path) -> int:
         os.close(fd)
         raise NotARegularFile(kind)
     return fd
+
+
+def open_beneath(base: Path, parts: tuple[str, ...] | list[str], *, directory: bool = False) -> int:
+    """Open ``base/part/part/…`` one step at a time, each step relative to the last and none
+    through a link, so a folder on the share swapped for a link (``done/`` pointing at another
+    mailbox's) is never followed, wherever it is in the path. The last part is a directory
+    when ``directory``, else a regular file (never a pipe or device). ``base`` itself is the
+    root's own folder and trusted. Raises OSError (``NotARegularFile`` for a wrong kind); the
+    caller closes the descriptor."""
+    nofollow = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    if not parts or any(p in ("", ".", "..") or "/" in p or "\0" in p for p in parts):
+        raise FileNotFoundError(errno.ENOENT, "Not a path beneath the folder")
+    fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        for step, part in enumerate(parts):
+            last = step == len(parts) - 1
+            if last and not directory:
+                flags = os.O_RDONLY | os.O_NONBLOCK | nofollow
+            else:
+                flags = os.O_RDONLY | os.O_DIRECTORY | nofollow
+            try:
+                opened = os.open(part, flags, dir_fd=fd)
+            except OSError as error:
+                if error.errno == errno.ELOOP:
+                    raise NotARegularFile(_KINDS[stat.S_IFLNK]) from None
+                raise
+            os.close(fd)
+            fd = opened
+        if not directory:
+            kind = kind_of(os.fstat(fd).st_mode)
+            if kind is not None:
+                raise NotARegularFile(kind)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise

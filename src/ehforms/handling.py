@@ -11,10 +11,10 @@ names are served, and only plain files directly in the form's folder.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -25,7 +25,7 @@ from ulid import ULID
 from ehforms.audit import Action, add, stamp
 from ehforms.database import deliveries, handled, submissions, transaction
 from ehforms.errors import AlreadyHandled, FolderBusy, NotFinished, NotFound
-from ehforms.files import NotARegularFile, open_regular
+from ehforms.files import NotARegularFile, open_beneath, open_regular
 from ehforms.mailroom import ATTACHMENTS, DONE, unclashed_names
 from ehforms.names import safe_file_name
 from ehforms.receipts import Receipt
@@ -126,10 +126,13 @@ def locate(root: Root, mailbox: str, submission_id: str) -> Located:
         folder = _by_name(base, submission_id)
     if folder is None:
         raise missing
-    for path, done in ((base / folder, False), (base / DONE / folder, True)):
-        if path.is_dir() and not path.is_symlink():
-            # finished: the ledger recorded its outcome, or never knew it (copied in by hand)
-            return Located(folder, path, done, state in (None, "done"))
+    for steps, done in (((mailbox, folder), False), ((mailbox, DONE, folder), True)):
+        try:  # each step, the mailbox and done/ included, a real folder and never a link
+            os.close(open_beneath(root.mailroom.outbox, steps, directory=True))
+        except OSError:
+            continue
+        # finished: the ledger recorded its outcome, or never knew it (copied in by hand)
+        return Located(folder, root.mailroom.outbox.joinpath(*steps), done, state in (None, "done"))
     raise missing
 
 
@@ -259,25 +262,15 @@ def _base(name: str) -> str:
 def open_form_file(
     root: Root, mailbox: str, submission_id: str, n: int
 ) -> tuple[FileRef, BinaryIO]:
-    """As ``form_file``, but the file opened: the form's folder and then the file, neither
-    through a link, so a file swapped for a link on the share after the check is never read
-    (the caller closes it)."""
+    """As ``form_file``, but the file opened one step at a time from the outbox, no step
+    through a link, so a file or folder (``done/``, the mailbox) swapped for a link on the
+    share after the check is never followed (the caller closes it)."""
     ref, path = form_file(root, mailbox, submission_id, n)
-    flags = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-    missing = NotFound(f"Form {submission_id} has no file {n}")
-    try:
-        folder = os.open(path.parent, flags | os.O_DIRECTORY)
-    except OSError:
-        raise missing from None
-    try:
-        fd = os.open(path.name, flags | os.O_NONBLOCK, dir_fd=folder)
-    except OSError:
-        raise missing from None
-    finally:
-        os.close(folder)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise missing
+    outbox = root.mailroom.outbox
+    try:  # every step from the outbox opened without following a link, not just the last
+        fd = open_beneath(outbox, path.relative_to(outbox).parts)
+    except (OSError, ValueError):
+        raise NotFound(f"Form {submission_id} has no file {n}") from None
     return ref, os.fdopen(fd, "rb")
 
 
@@ -314,17 +307,9 @@ def mark_handled(root: Root, mailbox: str, submission_id: str, by: str, when: dt
             )
         ).scalar()
         # in the write transaction: whoever moved it first through ehforms has committed
-        if at.done or target.exists() or not at.path.is_dir():
+        if at.done:
             raise AlreadyHandled(str(earlier) if earlier else None)
-        try:
-            os.rename(at.path, target)
-        except FileNotFoundError:
-            raise AlreadyHandled(str(earlier) if earlier else None) from None
-        except OSError:
-            raise FolderBusy(
-                "This form's folder could not be moved (a file in it may be open on the "
-                "share): close it and try again"
-            ) from None
+        _move_into_done(root.mailroom.outbox, mailbox, at.folder, earlier)
         values = {"folder": at.folder, "handled_by": by, "handled_at": stamp(when)}
         if earlier is None:
             connection.execute(
@@ -338,6 +323,32 @@ def mark_handled(root: Root, mailbox: str, submission_id: str, by: str, when: dt
             )
         add(connection, when, by, Action.MARKED_HANDLED, submission_id, detail=mailbox)
     return target
+
+
+def _move_into_done(outbox: Path, mailbox: str, folder: str, earlier: object) -> None:
+    """Rename ``<mailbox>/<folder>`` into ``<mailbox>/done/``, both folders opened without
+    following a link (a ``done/`` swapped for a link to another mailbox's never receives it)."""
+    already = AlreadyHandled(str(earlier) if earlier else None)
+    with contextlib.ExitStack() as opened:
+        try:
+            box = open_beneath(outbox, (mailbox,), directory=True)
+            opened.callback(os.close, box)
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(DONE, 0o700, dir_fd=box)
+            done = open_beneath(outbox, (mailbox, DONE), directory=True)
+            opened.callback(os.close, done)
+            os.close(open_beneath(outbox, (mailbox, folder), directory=True))
+            with contextlib.suppress(FileNotFoundError):
+                os.stat(folder, dir_fd=done, follow_symlinks=False)
+                raise already
+            os.rename(folder, folder, src_dir_fd=box, dst_dir_fd=done)
+        except FileNotFoundError:
+            raise already from None
+        except OSError:
+            raise FolderBusy(
+                "This form's folder could not be moved (a file in it may be open on the "
+                "share): close it and try again"
+            ) from None
 
 
 def counts(root: Root, at: dt.datetime) -> dict[str, dict[str, int]]:

@@ -310,7 +310,7 @@ def test_a_folder_that_cannot_be_moved_stays_and_the_page_says_so(web_root, monk
     real_rename = os.rename
 
     def busy(source, target, *args, **kwargs):
-        if "done" in str(target):
+        if "done" in str(target) or kwargs.get("dst_dir_fd") is not None:  # into done/
             raise PermissionError(13, "Permission denied")
         return real_rename(source, target, *args, **kwargs)
 
