@@ -16,7 +16,7 @@ from PIL import Image
 from pypdf import PdfWriter
 
 from conftest import load_example
-from ehforms.bundles import Limits, attachment_kind, read_zip
+from ehforms.bundles import Limits, attachment_kind, read_folder, read_zip
 
 
 def pdf() -> bytes:
@@ -235,3 +235,35 @@ def test_any_zip_or_piece_of_one_gives_a_result_never_an_error(entries, cut):
         read = read_zip(candidate)
         assert (read.form is None) == (read.problem is not None)
         assert all(x.reason for x in read.left_out)
+
+
+def test_a_zip_of_thousands_of_entries_is_refused_opening_at_most_a_hundred(monkeypatch):
+    # 5,000 stray files and a MARF named like a form: refused as a whole, the MARF still found
+    # for the safeguarding look, and only a bounded number of entries ever unpacked
+    import ehforms.bundles as bundles
+
+    marf = json.dumps({"form_type": "marf"}).encode()
+    entries = [(f"scan-{n}.txt", b"x") for n in range(5000)] + [("zz-marf.json", marf)]
+    opened = []
+    real = bundles._unpack
+
+    def counted(archive, info, limits, reading):
+        opened.append(info.filename)
+        return real(archive, info, limits, reading)
+
+    monkeypatch.setattr(bundles, "_unpack", counted)
+    found = read_zip(bundle(*entries))
+    assert found.form is None and "holds 5001 files" in (found.problem or "")
+    assert [f.name for f in found.forms] == ["zz-marf.json"]
+    assert len(opened) <= bundles.LOOKED_AT and "zz-marf.json" in opened
+
+
+def test_a_folder_of_thousands_of_files_is_refused_reading_at_most_a_hundred(tmp_path):
+    folder = tmp_path / "bundle"
+    folder.mkdir()
+    for n in range(3000):
+        (folder / f"scan-{n}.txt").write_bytes(b"x")
+    (folder / "referral.json").write_bytes(json.dumps({"form_type": "marf"}).encode())
+    found = read_folder(folder)
+    assert found.form is None and "holds 3001 files" in (found.problem or "")
+    assert [f.name for f in found.forms] == ["referral.json"]
