@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiosmtpd.controller as aiosmtpd_controller  # a test dependency: never skipped
 import pytest
 
 from conftest import RECEIVED, load_example
@@ -28,8 +29,6 @@ from ehforms.pipeline import Postroom
 from ehforms.receipts import Receipt
 from ehforms.routing import Priority, Status
 from helpers import drop, make_root
-
-aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
 
 # what the MARF fixture says of the family: none of it may appear in an email
 PERSONAL = ("Kai", "Morgan", "Lisa", "EH-00388", "2012-06-18", "MC199004", "Sam Reid", "M8 5AB")
@@ -339,9 +338,9 @@ class TestSending:
         assert message["from"] == "ehforms@council.example"
         assert sorted(message["to"]) == ["mash-duty@council.example", "mash-lead@council.example"]
         parsed = message["message"]
-        assert parsed["Subject"] == "Urgent: Multi-Agency Referral Form in the mash mailbox"
+        assert parsed["Subject"] == "Urgent: Multi-Agency Referral Form in the MASH mailbox"
         body = parsed.get_content()
-        assert "An urgent form has arrived in the mash mailbox." in body
+        assert "An urgent form has arrived in the MASH mailbox." in body
         assert "Received: 24/11/2026 09:00" in body  # London time (GMT in November)
         assert f"Submission: {submission_id}" in body
         assert f"https://ehforms.council.example/mailboxes/mash/{submission_id}" in body
@@ -508,7 +507,7 @@ class TestBatching:
             body = message["message"].get_content()
             listed += [line.split(": ")[1] for line in body.splitlines() if "Submission:" in line]
         assert sorted(listed) == sorted(r.submission_id for r in receipts)
-        assert server.messages[1]["message"]["Subject"] == "Urgent: 168 forms in the mash mailbox"
+        assert server.messages[1]["message"]["Subject"] == "Urgent: 168 forms in the MASH mailbox"
 
     def test_forms_within_the_minute_go_together_at_its_end(self, tmp_path, certs):
         with Server(certs) as server:
@@ -638,7 +637,7 @@ class TestDigest:
         assert len(digests) == 3
         mash = next(m for m in digests if "mash-duty@council.example" in m["to"])
         assert mash["message"]["Subject"] == (
-            "Overdue in the mash mailbox: 1 form (Friday 27 November 2026)"
+            "Overdue in the MASH mailbox: 1 form (Friday 27 November 2026)"
         )
         body = mash["message"].get_content()
         assert "Multi-Agency Referral Form" in body

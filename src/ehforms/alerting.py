@@ -130,6 +130,7 @@ class Dispatcher:
             message_id,
             now,
             repeated=repeated,
+            shown=self.config.council.display(mailbox),
         )
         self.queue.sending(mailbox, ids, message_id)
         try:
@@ -232,6 +233,7 @@ class Dispatcher:
             now,
             repeated=repeated,
             review_days=self.config.review_days,
+            shown=self.config.council.display(digest.mailbox),
         )
         self.queue.digest_sending(digest, message_id)
         try:

@@ -463,18 +463,21 @@ def alert_email(
     at: dt.datetime,
     *,
     repeated: bool = False,
+    shown: str | None = None,
 ) -> EmailMessage:
-    """One email for the urgent forms that reached a mailbox (one, or a minute's worth)."""
+    """One email for the urgent forms that reached a mailbox (one, or a minute's worth);
+    ``shown``: the mailbox's name as the council's staff know it (default: its folder)."""
     many = len(items) > 1
+    name = shown or mailbox
     subject = (
-        f"Urgent: {len(items)} forms in the {mailbox} mailbox"
+        f"Urgent: {len(items)} forms in the {name} mailbox"
         if many
-        else f"Urgent: {items[0].title} in the {mailbox} mailbox"
+        else f"Urgent: {items[0].title} in the {name} mailbox"
     )
     body = [
-        f"{len(items)} urgent forms have arrived in the {mailbox} mailbox."
+        f"{len(items)} urgent forms have arrived in the {name} mailbox."
         if many
-        else f"An urgent form has arrived in the {mailbox} mailbox.",
+        else f"An urgent form has arrived in the {name} mailbox.",
         "",
     ]
     if repeated:
@@ -495,9 +498,11 @@ def digest_email(
     *,
     repeated: bool = False,
     review_days: float = 90,
+    shown: str | None = None,
 ) -> EmailMessage:
     """The morning's list of what is overdue in a mailbox, and of what has waited longer than
-    ``review_days`` (nothing deletes those: someone decides)."""
+    ``review_days`` (nothing deletes those: someone decides); ``shown`` as for alerts."""
+    name = shown or mailbox
     day = at.astimezone(zone).strftime("%A %d %B %Y").replace(" 0", " ")
     overdue = [i for i in items if i.overdue]
     long = [i for i in items if i.waited_long]
@@ -506,21 +511,21 @@ def digest_email(
         return f"{n} form{'s' if n != 1 else ''}"
 
     if overdue:
-        subject = f"Overdue in the {mailbox} mailbox: {forms(len(overdue))} ({day})"
+        subject = f"Overdue in the {name} mailbox: {forms(len(overdue))} ({day})"
     else:
-        subject = f"Waiting long in the {mailbox} mailbox: {forms(len(long))} ({day})"
+        subject = f"Waiting long in the {name} mailbox: {forms(len(long))} ({day})"
     body: list[str] = []
     if repeated:
         body += [REPEATED, ""]
     if overdue:
         verb = "are" if len(overdue) != 1 else "is"
-        body += [f"{forms(len(overdue))} in the {mailbox} mailbox {verb} overdue.", ""]
+        body += [f"{forms(len(overdue))} in the {name} mailbox {verb} overdue.", ""]
         for item in overdue:
             body += _lines(item, mailbox, settings, zone, due=True) + [""]
     if long:
         verb = "have" if len(long) != 1 else "has"
         body += [
-            f"{forms(len(long))} in the {mailbox} mailbox {verb} waited more than {review_days:g} "
+            f"{forms(len(long))} in the {name} mailbox {verb} waited more than {review_days:g} "
             "days. Nothing deletes them: review whether each is still needed.",
             "",
         ]
