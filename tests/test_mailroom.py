@@ -256,3 +256,27 @@ def test_a_share_that_refuses_modes_still_gets_the_form(claimed, monkeypatch, ca
         written = mailroom.deliver(claim, outcome(("mash", "sw-north")))
     assert all((folder / "receipt.json").exists() for folder in written)
     assert caplog.messages == ["cannot set file modes here (EPERM): the share's permissions apply"]
+
+
+def test_a_form_named_like_its_own_document_is_kept_beside_it(tmp_path):
+    # a notification sent as "consent-letter.pdf" gets a consent letter of that very name:
+    # the letter is written, and the form's own file kept under a name of its own
+    import json
+
+    from conftest import load_example
+    from ehforms.core import Root
+    from helpers import drop
+
+    make_root(tmp_path)
+    form = json.dumps(load_example("notification")).encode()
+    drop(tmp_path, "Consent-Letter.pdf", form)
+    with Root.open(tmp_path, environ={}) as root:
+        root.process(workers=1, received_at=RECEIVED)
+        (row,) = root.mailbox("eh-central")
+        view = root.form_view("eh-central", row.submission_id)
+    folder = tmp_path / "outbox" / "eh-central" / row.folder
+    assert (folder / "consent-letter.pdf").read_bytes().startswith(b"%PDF")
+    assert (folder / "Consent-Letter-2.pdf").read_bytes() == form
+    # the form page serves the original under the name it was kept as, first
+    assert view.files[0].name == "Consent-Letter-2.pdf"
+    assert "consent-letter.pdf" in [f.name for f in view.files[1:]]

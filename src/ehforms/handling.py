@@ -26,7 +26,7 @@ from ehforms.audit import Action, add, stamp
 from ehforms.database import deliveries, handled, submissions, transaction
 from ehforms.errors import AlreadyHandled, FolderBusy, NotFinished, NotFound
 from ehforms.files import NotARegularFile, open_beneath, open_regular
-from ehforms.mailroom import ATTACHMENTS, DONE, unclashed_names
+from ehforms.mailroom import ATTACHMENTS, DONE, original_names, unclashed_names
 from ehforms.names import safe_file_name
 from ehforms.receipts import Receipt
 from ehforms.rows import withheld_in
@@ -154,7 +154,7 @@ def named_files(receipt: Receipt, folder: Path | None = None) -> list[str]:
     ``attachments/``). A bundle's ZIP file or folder stays in the archive: its original is
     the form's own file, the one file in the folder that is none of the others."""
     documents = [safe_file_name(name) for name in receipt.documents if name]
-    originals = [safe_file_name(receipt.source)] if receipt.source else []
+    originals = original_names([receipt.source], documents) if receipt.source else []
     if folder is not None and originals and not (folder / originals[0]).is_file():
         known = set(documents) | _NOT_SERVED
         try:

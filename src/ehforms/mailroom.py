@@ -434,13 +434,13 @@ class Mailroom(MailboxViews):
         An entry that is not a regular file (a link, a pipe) is never opened or copied: it is
         kept in the archive, and the receipt says what it was."""
         write = self.write_file
+        documents = list(outcome.documents or {})
         if outcome.originals is not None:
-            # never the name of what else the folder holds: its documents, attachments/
-            reserved = [ATTACHMENTS, *(safe_file_name(d) for d in outcome.documents or {})]
-            for name, data in _unclashed(outcome.originals, reserved).items():
+            for name, data in _unclashed(outcome.originals, _reserved(documents)).items():
                 write(folder / name, data, checked=True)
         elif claim.kind is None and claim.bundle != "folder":
-            self.copy_file(claim.path, folder / safe_file_name(claim.source))
+            (name,) = original_names([claim.source], documents)
+            self.copy_file(claim.path, folder / name)
         if outcome.form_json is not None:
             write(folder / "form.json", outcome.form_json, checked=True)
         for name, data in (outcome.documents or {}).items():
@@ -472,6 +472,18 @@ class Mailroom(MailboxViews):
         if target.exists():  # a crash after an earlier archive: keep both, lose nothing
             target = self.archive / f"{home.name}-{ULID()}"
         os.rename(home, target)
+
+
+def _reserved(documents: Iterable[str]) -> list[str]:
+    """What else a form's folder holds, which its original files never overwrite."""
+    return [ATTACHMENTS, *(safe_file_name(d) for d in documents)]
+
+
+def original_names(sources: Iterable[str], documents: Iterable[str]) -> list[str]:
+    """The names a form's original files are written under beside its documents: safe, and
+    never a document's name or ``attachments`` (a form sent as ``consent-letter.pdf`` keeps
+    its own file as ``consent-letter-2.pdf`` beside the letter made for it)."""
+    return list(_unclashed(((name, b"") for name in sources), _reserved(documents)))
 
 
 def unclashed_names(names: Iterable[str]) -> list[str]:
