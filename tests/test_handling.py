@@ -351,6 +351,15 @@ def test_a_bundles_page_serves_its_form_file_documents_and_attachments(tmp_path)
             assert handle.read() == form
         with pytest.raises(NotFound):
             opened.open_form_file("eh-central", row.submission_id, len(names) + 1)
+        # someone adds a file to the folder on the share: it is never shown as the form, and
+        # the files keep their positions
+        folder = tmp_path / "outbox" / "eh-central" / row.folder
+        (folder / "a note.txt").write_bytes(b"added by hand")
+        again = opened.form_view("eh-central", row.submission_id)
+        assert [f.name for f in again.files] == names
+        ref, handle = opened.open_form_file("eh-central", row.submission_id, 1)
+        with handle:
+            assert handle.read() == form and ref.name == "transfer.json"
 
 
 def test_a_mailbox_folder_swapped_for_a_link_never_shows_another_mailboxs_forms(root):

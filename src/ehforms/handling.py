@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -80,6 +81,7 @@ class Located:
     path: Path
     done: bool
     finished: bool
+    form_sha256: str | None = None  # a bundle's form's own hash, from the ledger
 
 
 def content_type(name: str) -> str:
@@ -105,11 +107,12 @@ def locate(root: Root, mailbox: str, submission_id: str) -> Located:
     base = root.mailroom.outbox / mailbox
     folder: str | None = None
     state: str | None = None
+    form_sha256: str | None = None
     ledger = root.reader()
     if ledger is not None:
         with ledger.reading() as connection:
             row = connection.execute(
-                sa.select(submissions.c.state, deliveries.c.folder)
+                sa.select(submissions.c.state, deliveries.c.folder, submissions.c.form_sha256)
                 .select_from(submissions)
                 .outerjoin(
                     deliveries,
@@ -121,7 +124,7 @@ def locate(root: Root, mailbox: str, submission_id: str) -> Located:
                 .where(submissions.c.submission_id == submission_id)
             ).first()
         if row is not None:
-            state, folder = row
+            state, folder, form_sha256 = row
     if folder is None:  # unknown to the ledger (copied in by hand), or not yet recorded
         folder = _by_name(base, submission_id)
     if folder is None:
@@ -132,7 +135,8 @@ def locate(root: Root, mailbox: str, submission_id: str) -> Located:
         except OSError:
             continue
         # finished: the ledger recorded its outcome, or never knew it (copied in by hand)
-        return Located(folder, root.mailroom.outbox.joinpath(*steps), done, state in (None, "done"))
+        path = root.mailroom.outbox.joinpath(*steps)
+        return Located(folder, path, done, state in (None, "done"), form_sha256)
     raise missing
 
 
@@ -148,11 +152,15 @@ def _by_name(base: Path, submission_id: str) -> str | None:
     return None
 
 
-def named_files(receipt: Receipt, folder: Path | None = None) -> list[str]:
+def named_files(
+    receipt: Receipt, folder: Path | None = None, form_sha256: str | None = None
+) -> list[str]:
     """The files a receipt names, as the mailroom wrote them into the folder: the original
     the form arrived as (``source``), its documents, then its attachments (in
     ``attachments/``). A bundle's ZIP file or folder stays in the archive: its original is
-    the form's own file, the one file in the folder that is none of the others."""
+    the form's own file, the file in the folder that is none of the others and has the
+    form's hash (``form_sha256``, from the ledger), so a file someone added to the folder on
+    the share is never shown as the form."""
     documents = [safe_file_name(name) for name in receipt.documents if name]
     originals = original_names([receipt.source], documents) if receipt.source else []
     if folder is not None and originals and not (folder / originals[0]).is_file():
@@ -167,8 +175,18 @@ def named_files(receipt: Receipt, folder: Path | None = None) -> list[str]:
             )
         except OSError:
             originals = []
+        if form_sha256 is not None:  # a refused bundle's forms (none is "the" form): all kept
+            originals = [n for n in originals if _sha256_of(folder / n) == form_sha256] or originals
     attachments = unclashed_names(a.name for a in receipt.attachments)
     return originals + documents + [f"{ATTACHMENTS}/{name}" for name in attachments]
+
+
+def _sha256_of(path: Path) -> str | None:
+    try:
+        with os.fdopen(open_regular(path), "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return None
 
 
 def _servable(folder: Path, name: str) -> Path | None:
@@ -217,7 +235,7 @@ def form_view(root: Root, mailbox: str, submission_id: str) -> FormView:
     withheld = withheld_in([(receipt.form_type or "", form)]) if form is not None else None
     files = [
         FileRef(n, _base(name), content_type(name))
-        for n, name in enumerate(named_files(receipt, at.path), start=1)
+        for n, name in enumerate(named_files(receipt, at.path, at.form_sha256), start=1)
         if _servable(at.path, name) is not None
     ]
     by = handled_by(root, mailbox, submission_id) if at.done else None
@@ -245,7 +263,7 @@ def form_view(root: Root, mailbox: str, submission_id: str) -> FormView:
 
 def form_file(root: Root, mailbox: str, submission_id: str, n: int) -> tuple[FileRef, Path]:
     at = locate(root, mailbox, submission_id)
-    names = named_files(read_receipt(at.path), at.path)
+    names = named_files(read_receipt(at.path), at.path, at.form_sha256)
     if not isinstance(n, int) or not 1 <= n <= len(names):
         raise NotFound(f"Form {submission_id} has no file {n}")
     path = _servable(at.path, names[n - 1])
