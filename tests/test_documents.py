@@ -357,3 +357,31 @@ def test_every_document_shows_the_withheld_list_to_hub_staff(form_type):
         text = pdf_text(data) if name.endswith(".pdf") else docx_text(data)
         assert "Mother's mental health history" in text, name
         assert "does not agree to share" in text, name
+
+
+def test_a_docx_template_is_compiled_once_and_a_councils_edit_is_seen(tmp_path):
+    # docxtpl compiles the template's XML on every render: the renderer keeps what it
+    # compiled, so a burst compiles each template once, and an edited template anew
+    import shutil
+
+    from ehforms.render import template_folders
+
+    folder = tmp_path / "templates"
+    shutil.copytree(template_folders(None)[-1], folder)
+    renderer = Renderer([folder])
+    context = {"sections": [], "title": "Early Help Notification", "intro": ["First words"]}
+    first = Document(io.BytesIO(renderer.docx("form", context)))
+    compiled = dict(renderer.jinja._compiled)
+    second = Document(io.BytesIO(renderer.docx("form", {**context, "intro": ["Other words"]})))
+    assert renderer.jinja._compiled == compiled and compiled  # nothing compiled again
+    texts = ["\n".join(p.text for p in d.paragraphs) for d in (first, second)]
+    assert "First words" in texts[0] and "Other words" in texts[1]
+    assert "First words" not in texts[1]  # the kept template holds no earlier form's data
+    # a council edits the template: the new text is used at once
+    from docx import Document as Word
+
+    edited = Word(str(folder / "form.docx"))
+    edited.add_paragraph("Edited by the council")
+    edited.save(str(folder / "form.docx"))
+    third = Document(io.BytesIO(renderer.docx("form", context)))
+    assert "Edited by the council" in "\n".join(p.text for p in third.paragraphs)

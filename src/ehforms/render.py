@@ -224,6 +224,28 @@ class Rendered:
     shrunk: int = 0
 
 
+class _Environment(SandboxedEnvironment):
+    """The sandbox, remembering what it compiled from a string: docxtpl compiles a DOCX
+    template's whole XML with ``from_string`` on every render, the same XML each time."""
+
+    COMPILED_KEPT = 32
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._compiled: dict[str, Any] = {}
+
+    def from_string(self, source: Any, globals: Any = None, template_class: Any = None) -> Any:
+        if globals is not None or template_class is not None or not isinstance(source, str):
+            return super().from_string(source, globals, template_class)
+        found = self._compiled.get(source)
+        if found is None:
+            found = super().from_string(source)
+            if len(self._compiled) >= self.COMPILED_KEPT:
+                self._compiled.pop(next(iter(self._compiled)))
+            self._compiled[source] = found
+        return found
+
+
 class Renderer:
     """Renders documents; template folders are searched in order (a root's own first)."""
 
@@ -234,7 +256,7 @@ class Renderer:
         # Each folder as it really is (a root's templates/ may itself be a link): every
         # template file must be inside one of these once its links are followed.
         self._resolved = [folder.resolve() for folder in self.folders]
-        self.jinja = SandboxedEnvironment(
+        self.jinja = _Environment(
             loader=ChoiceLoader([_FolderLoader(f, self._resolved) for f in self.folders]),
             autoescape=select_autoescape(default=True, default_for_string=True),
             undefined=StrictUndefined,
