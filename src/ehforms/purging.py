@@ -112,8 +112,12 @@ def _known(connection: Connection) -> _Known:
 
 
 def _folder_case(folder: Path) -> str | None:
-    """The case reference in a folder's form (never through a link); None when unreadable."""
-    for name in ("form.json", "receipt.json"):
+    """The case reference in a folder's form, or a rejected folder's original (never through
+    a link); None when unreadable."""
+    names = ["form.json"] + sorted(
+        p.name for p in folder.glob("*.json") if p.name not in ("form.json", "receipt.json")
+    )
+    for name in names:
         try:
             fd = open_regular(folder / name)
         except (OSError, NotARegularFile):
