@@ -300,7 +300,7 @@ def check_target(target: Path, root: Path) -> None:
         raise ExportRefused(f"{target} is a link: name a new folder for the export")
     if mode is not None and not stat.S_ISDIR(mode):
         raise ExportRefused(f"{target} is not a folder: name a new folder for the export")
-    if mode is not None and any(os.scandir(target)):
+    if mode is not None and _not_empty(target):
         raise ExportRefused(
             f"{target} is not empty: name a new or empty folder, so the export holds this "
             "case alone"
@@ -312,6 +312,11 @@ def check_target(target: Path, root: Path) -> None:
         )
     if not target.parent.is_dir():
         raise ExportRefused(f"{target.parent} does not exist: make it, or name another folder")
+
+
+def _not_empty(folder: Path) -> bool:
+    with os.scandir(folder) as entries:
+        return any(True for _ in entries)
 
 
 def _mkdir(path: Path) -> None:

@@ -677,6 +677,7 @@ class Root:
             case=found.ref,
             detail=None if by else "command line",  # not the folder: it may carry a name
         )
+        found = self.case(ref)  # with the export's own audit row
         written = export(self.path, found, folder, now())
         return found, written
 
