@@ -53,8 +53,9 @@ def test_a_case_lists_everything_held_about_it(root):
     assert result.exit_code == 0, result.output
     out = result.output.splitlines()
     assert out[:2] == [f"Case {rh.CASE}", "Forms: 4"]
-    rfas, bundle = folder_of(root, "quillfeather-rfas.json"), folder_of(
-        root, "quillfeather-transfer.zip"
+    rfas, bundle = (
+        folder_of(root, "quillfeather-rfas.json"),
+        folder_of(root, "quillfeather-transfer.zip"),
     )
     bad = folder_of(root, "quillfeather-bad.json")
     notification = folder_of(root, "quillfeather-notification.json")
@@ -103,7 +104,7 @@ def test_an_export_holds_it_all_privately_with_an_index_and_is_audited(root, tmp
     index = (target / "index.txt").read_text()
     assert index.startswith(f"Case {rh.CASE}: everything this ehforms root held")
     assert "matched by child's name and date of birth" in index
-    assert f"attachment: forms/" in index and rh.ASSESSMENT in index
+    assert "attachment: forms/" in index and rh.ASSESSMENT in index
     forms = sorted(p.name for p in (target / "forms").iterdir())
     assert len(forms) == 4 and forms[0].startswith("001-")
     prefill = json.loads((target / "prefill-data.json").read_text())
@@ -126,8 +127,7 @@ def test_an_export_into_a_folder_that_is_not_empty_is_refused(root, tmp_path):
     result = invoke("case", rh.CASE, "--root", str(root.path), "--export", str(target))
     assert result.exit_code == 1
     assert result.stderr == (
-        f"{target} is not empty: name a new or empty folder, so the export holds this case "
-        "alone\n"
+        f"{target} is not empty: name a new or empty folder, so the export holds this case alone\n"
     )
     assert [p.name for p in target.iterdir()] == ["notes.txt"]
     assert root.audit.rows(case=rh.CASE) == []  # nothing exported, nothing recorded
@@ -183,11 +183,15 @@ def refusal(root: Root, case: str) -> str:
 def test_a_withdrawal_of_consent_erases_the_prefill_data_at_once(root):
     assert json.loads(root.practitioner_form("rfas", "json", rh.CASE)[1])["children"]
     withdraw(root, RECEIVED + dt.timedelta(hours=2))
-    rows = sqlite3.connect(root.ledger_path).execute(
-        "SELECT (SELECT count(*) FROM case_data WHERE case_id = ?), "
-        "(SELECT withdrawn_on FROM withdrawals WHERE case_id = ?)",
-        (rh.CASE, rh.CASE),
-    ).fetchall()
+    rows = (
+        sqlite3.connect(root.ledger_path)
+        .execute(
+            "SELECT (SELECT count(*) FROM case_data WHERE case_id = ?), "
+            "(SELECT withdrawn_on FROM withdrawals WHERE case_id = ?)",
+            (rh.CASE, rh.CASE),
+        )
+        .fetchall()
+    )
     assert rows == [(0, "2026-11-24")]  # erased, and a tombstone with no content
     # the same answer as for a case ehforms never knew
     assert refusal(root, rh.CASE) == refusal(root, "NEVER-SEEN").replace("NEVER-SEEN", rh.CASE)
@@ -206,9 +210,11 @@ def test_prefill_stays_erased_until_consent_is_given_again(root):
     root.process(workers=1, received_at=RECEIVED + dt.timedelta(days=3))
     form = json.loads(root.practitioner_form("transfer", "json", rh.CASE)[1])
     assert form["children"][0]["given_name"] == "Zephyrine"
-    held = sqlite3.connect(root.ledger_path).execute(
-        "SELECT count(*) FROM case_data WHERE case_id = ?", (rh.CASE,)
-    ).fetchone()
+    held = (
+        sqlite3.connect(root.ledger_path)
+        .execute("SELECT count(*) FROM case_data WHERE case_id = ?", (rh.CASE,))
+        .fetchone()
+    )
     assert held == (1,)  # only what came with the new consent
 
 

@@ -77,7 +77,9 @@ def lines(*kinds: tuple[str, list[str]], cases=0, audit=0, blanked=0, verb="Dele
     out = []
     for name, found in kinds:
         label = name if len(found) == 1 else name + "s"
-        out.append(f"{verb} {len(found)} {label}" + (f": {', '.join(sorted(found))}" if found else ""))
+        out.append(
+            f"{verb} {len(found)} {label}" + (f": {', '.join(sorted(found))}" if found else "")
+        )
     erase = "Would erase" if verb == "Would delete" else "Erased"
     blank = "Would blank" if verb == "Would delete" else "Blanked"
     out.append(f"{erase} the prefill data of {cases} case{'' if cases == 1 else 's'}")
@@ -138,7 +140,11 @@ def test_what_is_past_its_time_goes_and_the_purge_says_so_by_id(root, ids):
     assert kept[waiting] == "quillfeather-notification.json"
     assert ledger_rows(root.path, "SELECT action, who, detail FROM audit WHERE action = 'purged'")[
         -1
-    ] == ("purged", root_user(), "handled 2, rejected 0, archived 3, cases 0, audit_rows 0, blanked 3")
+    ] == (
+        "purged",
+        root_user(),
+        "handled 2, rejected 0, archived 3, cases 0, audit_rows 0, blanked 3",
+    )
 
 
 def root_user() -> str:
@@ -209,10 +215,22 @@ def test_a_legal_hold_keeps_everything_of_the_case(root, ids):
     with root.store().begin() as connection:
         from ehforms.audit import add
 
-        add(connection, RECEIVED - dt.timedelta(days=2200), "hub@example.gov.uk",
-            "viewed form", held[0], rh.CASE)
-        add(connection, RECEIVED - dt.timedelta(days=2200), "hub@example.gov.uk",
-            "viewed form", ids["hughes-transfer.json"], "MC204811")
+        add(
+            connection,
+            RECEIVED - dt.timedelta(days=2200),
+            "hub@example.gov.uk",
+            "viewed form",
+            held[0],
+            rh.CASE,
+        )
+        add(
+            connection,
+            RECEIVED - dt.timedelta(days=2200),
+            "hub@example.gov.uk",
+            "viewed form",
+            ids["hughes-transfer.json"],
+            "MC204811",
+        )
     purge(root, FIRST)
     result = purge(root, RECEIVED + dt.timedelta(days=5000))
     assert result.exit_code == 0
@@ -302,9 +320,7 @@ def test_a_folder_replaced_by_a_link_is_never_followed(root, ids, tmp_path):
 
     shutil.rmtree(folder)
     folder.symlink_to(outside, target_is_directory=True)
-    result = CliRunner().invoke(
-        cli, ["purge", "--root", str(root.path), "--now", iso(LATER)]
-    )
+    result = CliRunner().invoke(cli, ["purge", "--root", str(root.path), "--now", iso(LATER)])
     assert result.exit_code == 0
     assert result.stdout.startswith(f"Deleted 1 handled folder: {transfer}\n")
     assert result.stderr == (
@@ -341,8 +357,11 @@ def test_a_file_that_cannot_be_removed_is_reported_and_the_rest_goes_on(root, id
 
     def stuck(path, onerror=None):  # a file held open on the share (Windows locks it)
         if Path(path).name.endswith(f"_{rfas}"):  # the folder, not its archived original
-            onerror(os.unlink, str(Path(path) / "form.json"),
-                    (PermissionError, PermissionError(13, "Permission denied"), None))
+            onerror(
+                os.unlink,
+                str(Path(path) / "form.json"),
+                (PermissionError, PermissionError(13, "Permission denied"), None),
+            )
             return
         real(path, onerror=onerror)
 
@@ -395,7 +414,9 @@ def test_nothing_personal_remains_once_everything_is_past_its_time(root, ids):
     for path in root.path.rglob("*"):
         if path.is_file() and not path.is_symlink():
             data = path.read_bytes()
-            leaks += [f"{path.relative_to(root.path)}: {w}" for w in rh.PERSONAL if w.encode() in data]
+            leaks += [
+                f"{path.relative_to(root.path)}: {w}" for w in rh.PERSONAL if w.encode() in data
+            ]
     connection = sqlite3.connect(root.path / ".ehforms" / "ledger.sqlite3")
     tables = [t for (t,) in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")]
     for table in tables:
@@ -405,7 +426,9 @@ def test_nothing_personal_remains_once_everything_is_past_its_time(root, ids):
     assert connection.execute(
         "SELECT count(*) FROM submissions WHERE sha256 != '' AND status IS NOT NULL"
     ).fetchone() == (5,)
-    assert connection.execute("SELECT count(*) FROM submissions WHERE case_id IS NOT NULL").fetchone() == (0,)
+    assert connection.execute(
+        "SELECT count(*) FROM submissions WHERE case_id IS NOT NULL"
+    ).fetchone() == (0,)
     connection.close()
     assert leaks == []
     # the same bytes again: still a duplicate, whose first copy was deleted
@@ -437,9 +460,8 @@ def test_audit_rows_go_after_audit_days_and_the_trail_stays_append_only(root):
 
 def test_the_ledger_deletes_securely_and_checkpoints(root):
     purge(root, FIRST)
-    with Root.open(root.path, environ={}) as again:
-        with again.store().connect() as connection:
-            assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+    with Root.open(root.path, environ={}) as again, again.store().connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
     wal = root.path / ".ehforms" / "ledger.sqlite3-wal"
     assert not wal.exists() or wal.stat().st_size == 0
 
@@ -465,6 +487,8 @@ def test_the_watcher_runs_the_daily_purge(tmp_path):
     running.watcher.purging.delay = 0  # not a minute after it starts
     with running:
         assert wait_for(
-            lambda: ledger_rows(tmp_path, "SELECT count(*) FROM audit WHERE action = 'purged'")
-            == [(1,)]
+            lambda: (
+                ledger_rows(tmp_path, "SELECT count(*) FROM audit WHERE action = 'purged'")
+                == [(1,)]
+            )
         )

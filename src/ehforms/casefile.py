@@ -85,8 +85,7 @@ class CaseFile:
 
     @property
     def empty(self) -> bool:
-        return not (self.forms or self.archived or self.prefill or self.audit or
-                    self.withdrawn_on)
+        return not (self.forms or self.archived or self.prefill or self.audit or self.withdrawn_on)
 
 
 @dataclass
@@ -199,8 +198,12 @@ def find(root: Path, config: Config, engine: Engine | None, ref: str) -> CaseFil
                 .order_by(case_data.c.received_at)
             ):
                 prefill.append(
-                    {"submission_id": sid, "form_type": form_type, "received_at": at,
-                     "data": json.loads(data)}
+                    {
+                        "submission_id": sid,
+                        "form_type": form_type,
+                        "received_at": at,
+                        "data": json.loads(data),
+                    }
                 )
             try:
                 withdrawn = connection.execute(
@@ -210,8 +213,9 @@ def find(root: Path, config: Config, engine: Engine | None, ref: str) -> CaseFil
                 withdrawn = None
     folders = [_load(root, path) for path in _folders(root, config)]
     mine = [f for f in folders if case_of(f.form) == ref or (f.sid and f.sid in ledger_ids)]
-    children = set().union(*(children_of(f.form) for f in mine), *(
-        children_of(p["data"]) for p in prefill))
+    children = set().union(
+        *(children_of(f.form) for f in mine), *(children_of(p["data"]) for p in prefill)
+    )
     theirs = [
         f
         for f in folders
@@ -232,8 +236,9 @@ def find(root: Path, config: Config, engine: Engine | None, ref: str) -> CaseFil
             forms.append(
                 HeldForm(
                     folder.sid,
-                    dt.datetime.fromisoformat(when) if isinstance(when, str) else
-                    received_at(folder.sid),
+                    dt.datetime.fromisoformat(when)
+                    if isinstance(when, str)
+                    else received_at(folder.sid),
                     receipt.get("form_type") or (folder.form or {}).get("form_type"),
                     receipt.get("status"),
                     str(folder.path.relative_to(root)),
@@ -258,8 +263,12 @@ def find(root: Path, config: Config, engine: Engine | None, ref: str) -> CaseFil
         rows = audit_rows(engine, ref, ids)
     return CaseFile(
         ref,
-        tuple(sorted(forms, key=lambda f: (f.received_at or dt.datetime.min.replace(
-            tzinfo=dt.UTC), f.folder))),
+        tuple(
+            sorted(
+                forms,
+                key=lambda f: (f.received_at or dt.datetime.min.replace(tzinfo=dt.UTC), f.folder),
+            )
+        ),
         tuple(archived),
         tuple(prefill),
         withdrawn,
@@ -276,9 +285,15 @@ def audit_rows(engine: Engine, ref: str, ids: set[str]) -> list[AuditRow]:
     with transaction(engine) as connection:
         found = connection.execute(
             sa.select(
-                audit.c.at, audit.c.who, audit.c.action, audit.c.submission_id,
-                audit.c.case_ref, audit.c.detail,
-            ).where(where).order_by(audit.c.at, audit.c.id)
+                audit.c.at,
+                audit.c.who,
+                audit.c.action,
+                audit.c.submission_id,
+                audit.c.case_ref,
+                audit.c.detail,
+            )
+            .where(where)
+            .order_by(audit.c.at, audit.c.id)
         ).all()
     return [
         AuditRow(dt.datetime.fromisoformat(at), who, action, sid, case, detail)
@@ -326,7 +341,8 @@ def _mkdir(path: Path) -> None:
 
 def _write(path: Path, data: bytes) -> None:
     fd = os.open(
-        path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
+        path,
+        os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
         EXPORT_FILE_MODE,
     )
     with os.fdopen(fd, "wb") as handle:
@@ -393,19 +409,33 @@ def export(root: Path, found: CaseFile, target: Path, at: dt.datetime) -> list[s
             f"  The family withdrew consent on {found.withdrawn_on}: the prefill data from "
             "before then was erased."
         )
-    _write(target / "prefill-data.json",
-           (json.dumps(list(found.prefill), indent=2, ensure_ascii=False) + "\n").encode())
+    _write(
+        target / "prefill-data.json",
+        (json.dumps(list(found.prefill), indent=2, ensure_ascii=False) + "\n").encode(),
+    )
     written.append("prefill-data.json")
     buffer = io.StringIO()
     sheet = csv.writer(buffer)
     sheet.writerow(["at", "who", "action", "submission_id", "case", "detail"])
     for row in found.audit:
-        sheet.writerow([row.at.isoformat(), row.who, row.action, row.submission_id or "",
-                        row.case or "", row.detail or ""])
+        sheet.writerow(
+            [
+                row.at.isoformat(),
+                row.who,
+                row.action,
+                row.submission_id or "",
+                row.case or "",
+                row.detail or "",
+            ]
+        )
     _write(target / "audit.csv", buffer.getvalue().encode())
     written.append("audit.csv")
-    lines += ["", f"Audit rows (who saw, downloaded, prefilled, exported or handled what): "
-              f"{len(found.audit)} (audit.csv)", ""]
+    lines += [
+        "",
+        f"Audit rows (who saw, downloaded, prefilled, exported or handled what): "
+        f"{len(found.audit)} (audit.csv)",
+        "",
+    ]
     _write(target / "README.txt", README.format(ref=found.ref, at=at.isoformat()).encode())
     _write(target / "index.txt", ("\n".join(lines) + "\n").encode())
     return ["README.txt", "index.txt", *written]

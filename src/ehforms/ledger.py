@@ -375,7 +375,7 @@ class Ledger:
             # kept erased (forms.md "Keeping and deleting")
             withdrawn = withdrawals_in(consent)
             if withdrawn or data:
-                settle_withdrawals(connection, {row["b_case_id"] for row in data}, withdrawn)
+                settle_withdrawals(connection, {str(row["b_case_id"]) for row in data}, withdrawn)
 
     def delivered_to(self, place: str) -> list[Delivered]:
         """Every submission delivered to ``place`` (``outbox/<mailbox>``), oldest first."""

@@ -208,9 +208,7 @@ class Purge:
                 if sid:
                     kept.add(sid)
                 continue
-            at = known.handled_at.get((mailbox, sid or "")) or known.seen_at.get(
-                (place, path.name)
-            )
+            at = known.handled_at.get((mailbox, sid or "")) or known.seen_at.get((place, path.name))
             if at is None:
                 at = stamp(now)
                 first_seen.append({"place": place, "folder": path.name, "seen_at": at})
@@ -264,14 +262,14 @@ class Purge:
                         ),
                         list(rows),
                     )
-        for kind, path, sid, place in plan:
+        for kind, path, sid, home in plan:
             if dry_run:
                 report.add(kind, sid)
                 continue
             if self._delete(path, kind, sid, report):
                 report.add(kind, sid)
-                if place is not None:
-                    gone.append((place, path.name.removeprefix(PURGING)))
+                if home is not None:
+                    gone.append((home, path.name.removeprefix(PURGING)))
             elif sid:
                 kept.add(sid)
         self._ledger(now, report, kept, gone, dry_run=dry_run, who=who)
@@ -352,11 +350,7 @@ class Purge:
             if not held(case, rules) and past(_time(last), rules.case_days, now)
         ]
         report.cases = len(expired)
-        blank = [
-            sid
-            for sid, case in candidates
-            if sid not in kept and not held(case, rules)
-        ]
+        blank = [sid for sid, case in candidates if sid not in kept and not held(case, rules)]
         report.blanked = len(blank)
         if dry_run:
             return
@@ -391,7 +385,7 @@ def _blank(connection: Connection, ids: list[str]) -> None:
     type, outcome and dates (duplicates are still recognised); the file's name, the case
     reference, the folder's name and the events' details are blanked."""
     rows = [{"b_id": sid} for sid in ids]
-    where = sa.bindparam("b_id")
+    where: sa.BindParameter[str] = sa.bindparam("b_id")
     connection.execute(
         submissions.update()
         .where(submissions.c.submission_id == where)

@@ -37,8 +37,9 @@ def past(since: dt.datetime | None, days: int, now: dt.datetime) -> bool:
     return since is not None and since <= cutoff(now, days)
 
 
-def due(kind: str, since: dt.datetime | None, case: str | None, rules: Retention,
-        now: dt.datetime) -> bool:
+def due(
+    kind: str, since: dt.datetime | None, case: str | None, rules: Retention, now: dt.datetime
+) -> bool:
     """Whether a handled folder, a rejected folder or an archived original is to be deleted:
     past its time and not of a case on legal hold."""
     return not held(case, rules) and past(since, getattr(rules, DAYS[kind]), now)
@@ -109,9 +110,7 @@ def renews_consent(form: Mapping[str, Any], withdrawn_on: str) -> bool:
     return day is not None and day > withdrawn_on
 
 
-def kept_after_withdrawal(
-    forms: Sequence[tuple[str, Mapping[str, Any]]], withdrawn_on: str
-) -> int:
+def kept_after_withdrawal(forms: Sequence[tuple[str, Mapping[str, Any]]], withdrawn_on: str) -> int:
     """Of a case's prefill data, oldest first as (form_type, form): the index from which it is
     kept after a withdrawal of consent (the first form with consent dated after it, unless a
     later form withdrew consent again); ``len(forms)`` when nothing is kept."""
@@ -182,12 +181,17 @@ class Purged:
 
     @property
     def nothing(self) -> bool:
-        return not any(self.deleted.values()) and not (self.cases or self.audit_rows or
-                                                        self.blanked)
+        return not any(self.deleted.values()) and not (
+            self.cases or self.audit_rows or self.blanked
+        )
 
     def counts(self) -> dict[str, int]:
-        return {**{k: len(v) for k, v in self.deleted.items()}, "cases": self.cases,
-                "audit_rows": self.audit_rows, "blanked": self.blanked}
+        return {
+            **{k: len(v) for k, v in self.deleted.items()},
+            "cases": self.cases,
+            "audit_rows": self.audit_rows,
+            "blanked": self.blanked,
+        }
 
     def summary(self) -> str:
         """Counts only: the audit row's detail."""

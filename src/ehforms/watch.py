@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from ehforms.alerting import sending_for
-from ehforms.purging import DailyPurge
 from ehforms.errors import LedgerError
 from ehforms.files import open_regular
 from ehforms.names import ignored
 from ehforms.pipeline import Postroom, Result
+from ehforms.purging import DailyPurge
 
 log = logging.getLogger("ehforms")
 
