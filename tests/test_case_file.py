@@ -227,3 +227,46 @@ def test_the_case_listing_says_consent_was_withdrawn(root):
         in result.output.splitlines()
     )
     assert os.path.isdir(root.path / "outbox" / "eh-central")  # mailbox copies stay
+
+
+def test_an_older_ledger_erases_a_withdrawal_it_already_holds_when_upgraded(tmp_path):
+    """A ledger made before 0006 may hold the prefill data of a family who withdrew consent:
+    the upgrade writes the tombstone and erases it."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    from ehforms.database import engine_for
+    from ehforms.ledger import Ledger
+
+    path = tmp_path / "ledger.sqlite3"
+    engine = engine_for(path)
+    with engine.connect() as connection:
+        settings = AlembicConfig()
+        settings.set_main_option("script_location", "ehforms:migrations")
+        settings.attributes["connection"] = connection
+        command.upgrade(settings, "0005")
+        connection.commit()
+    engine.dispose()
+    notification = rh.family("notification", case_id=rh.CASE)
+    closure = rh.family("closure", case_id=rh.CASE, closure_reason="consent_withdrawn")
+    database = sqlite3.connect(path)
+    for n, (form_type, form) in enumerate((("notification", notification), ("closure", closure))):
+        sid = f"01M86CH3M0V5JYHYEEY4YHBP6{n}"
+        database.execute(
+            "INSERT INTO submissions (submission_id, sha256, source, received_at, state, "
+            "claim_seq) VALUES (?, ?, 'x.json', ?, 'done', ?)",
+            (sid, f"{n:064x}", RECEIVED.isoformat(), n + 1),
+        )
+        database.execute(
+            "INSERT INTO case_data VALUES (?, ?, ?, ?, ?)",
+            (sid, rh.CASE, form_type, RECEIVED.isoformat(), json.dumps(form)),
+        )
+    database.commit()
+    database.close()
+    Ledger(path).close()  # opened by the root's owner: upgraded
+    database = sqlite3.connect(path)
+    assert database.execute("SELECT count(*) FROM case_data").fetchone() == (0,)
+    assert database.execute("SELECT * FROM withdrawals").fetchall() == [
+        (rh.CASE, closure["closure_date"])
+    ]
+    database.close()

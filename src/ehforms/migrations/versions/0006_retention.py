@@ -8,6 +8,8 @@ Revises: 0005
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -47,6 +49,27 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         for statement in PURGEABLE:
             op.execute(statement)
+    _tombstones()
+
+
+def _tombstones() -> None:
+    """A ledger made before this revision may hold the prefill data of families who withdrew
+    consent: their tombstones are written, and the data erased, now."""
+    from ehforms.purging import settle_withdrawals, withdrawals_in
+
+    connection = op.get_bind()
+    rows = connection.execute(
+        sa.text("SELECT case_id, data FROM case_data WHERE form_type = 'closure'")
+    ).all()
+    found = []
+    for case_id, data in rows:
+        try:
+            found.append(("closure", case_id, json.loads(data)))
+        except ValueError:
+            continue
+    withdrawn = withdrawals_in(found)
+    if withdrawn:
+        settle_withdrawals(connection, withdrawn, withdrawn)
 
 
 def downgrade() -> None:
