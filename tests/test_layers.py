@@ -12,7 +12,7 @@ SRC = Path(__file__).parent.parent / "src" / "ehforms"
 LAYERS: dict[str, list[str]] = {
     "base": ["errors", "files", "text", "names"],
     "contract": ["config", "forms", "schemas", "content", "registry", "profiles", "council"],
-    "decisions": ["routing", "receipts", "documents"],
+    "decisions": ["routing", "receipts", "documents", "retention"],
     "documents and storage": [
         "intake",
         "bundles",
@@ -33,6 +33,8 @@ LAYERS: dict[str, list[str]] = {
         "accounts",
         "audit",
         "alerts",
+        "purging",
+        "casefile",
     ],
     "application": [
         "pipeline",

@@ -209,11 +209,14 @@ def test_template_refuses_a_case_after_consent_was_withdrawn(root_with_case):
     with Postroom(root, config, clock=lambda: RECEIVED) as room:
         room.run()
     result = template(root, "rfas", "json", str(root / "x.json"), case="MC204811")
-    assert result.exit_code == 2
+    # forms.md "Keeping and deleting": the prefill data is erased at once, and prefill answers
+    # as for a case ehforms never knew
+    unknown = template(root, "rfas", "json", str(root / "y.json"), case="NEVER-SEEN")
+    assert result.exit_code == unknown.exit_code == 2
     assert result.stderr == (
-        "Error: The family of case MC204811 withdrew their consent: nothing of theirs is offered "
-        "for prefill. Start from a blank form\n"
+        "Error: ehforms knows nothing of case MC204811: start from a blank form\n"
     )
+    assert result.stderr == unknown.stderr.replace("NEVER-SEEN", "MC204811")
     assert not (root / "x.json").exists()
 
 

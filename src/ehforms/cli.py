@@ -434,6 +434,11 @@ cli.add_command(audit)
 cli.add_command(serve)
 cli.add_command(digest)
 
+from ehforms.commands import case, purge  # noqa: E402
+
+cli.add_command(purge)
+cli.add_command(case)
+
 
 def main() -> None:
     import os

@@ -276,3 +276,126 @@ def serve(root: Path, host: str, port: int, insecure_http: bool, trusted_proxy: 
         serve_pages(root, host, port, insecure_http, trusted_proxy)
     except EhformsError as error:
         raise ToolError(str(error)) from error
+
+
+# -- keeping and deleting (forms.md "Keeping and deleting") -----------------------------
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+PURGED_KINDS = {
+    "handled": ("handled folder", None),
+    "rejected": ("rejected folder", None),
+    "archived": ("archived original", None),
+}
+
+
+@click.command("purge")
+@click.option("--dry-run", is_flag=True, help="Say what would be deleted, changing nothing.")
+@click.option(
+    "--now",
+    "at",
+    metavar="TIME",
+    help="Judge ages as of this time (default: now), like 2026-11-27T02:00:00+00:00.",
+)
+@root_option
+def purge(dry_run: bool, at: str | None, root: Path) -> None:
+    """Delete what is past its retention time ([retention] in ehforms.toml): handled folders,
+    rejected folders, archived originals, prefill data and audit rows. Forms still waiting in
+    a mailbox and cases on legal hold are kept. Says what it deleted by submission id and
+    count, never by name; watch runs it once a day.
+
+    Exit status 2 when another ehforms (watch) is working on the root: stop it first.
+    """
+    from ehforms.cli import parse_time
+
+    report = open_root(root).purge(parse_time(at), dry_run=dry_run)
+    verb = "Would delete" if dry_run else "Deleted"
+    for kind, (one, many) in PURGED_KINDS.items():
+        ids = report.deleted[kind]
+        line = f"{verb} {_plural(len(ids), one, many)}"
+        click.echo(line + (f": {', '.join(ids)}" if ids else ""))
+    click.echo(
+        f"{'Would erase' if dry_run else 'Erased'} the prefill data of "
+        f"{_plural(report.cases, 'case')}"
+    )
+    click.echo(f"{verb} {_plural(report.audit_rows, 'audit row')}")
+    click.echo(
+        f"{'Would blank' if dry_run else 'Blanked'} the ledger's details of "
+        f"{_plural(report.blanked, 'submission')} (their hashes, outcomes and dates are kept)"
+    )
+    for problem in report.problems:
+        click.echo(problem, err=True)
+
+
+@click.command("case")
+@click.argument("ref")
+@click.option(
+    "--export",
+    "folder",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="Copy it all into DIR (new or empty), with an index, for a subject access request.",
+)
+@root_option
+def case(ref: str, folder: Path | None, root: Path) -> None:
+    """List everything the root holds about case REF: forms (and forms without a case
+    reference naming the same child), documents, attachments, receipts, archived originals,
+    prefill data and audit rows. With --export, copy it into DIR for review and redaction
+    before disclosure (recorded in the audit trail).
+
+    Exit status 1 when the root holds nothing about the case, or DIR is not new or empty.
+    """
+    from ehforms.errors import ExportRefused
+
+    opened = open_root(root)
+    try:
+        if folder is not None:
+            found, written = opened.export_case(ref, folder)
+        else:
+            found, written = opened.case(ref), []
+    except (NotFound, ExportRefused) as error:
+        _fail(str(error))
+        return
+    zone = opened.config.timezone
+    click.echo(f"Case {found.ref}")
+    if found.on_hold:
+        click.echo("On legal hold: the purge deletes nothing of it")
+    click.echo(f"Forms: {len(found.forms)}")
+    for form in found.forms:
+        when = (
+            form.received_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+            if form.received_at
+            else "time unknown"
+        )
+        by = "" if form.matched_by == "case reference" else f" (matched by {form.matched_by})"
+        click.echo(
+            f"  {form.submission_id or 'no submission id'}  {form.form_type or 'not a form'}  "
+            f"{form.status or 'status unknown'}  received {when}  {form.folder}{by}"
+        )
+        for held in form.files:
+            click.echo(f"    {held.kind}: {held.path}")
+    click.echo(f"Originals in the archive: {len(found.archived)}")
+    for held in found.archived:
+        click.echo(f"  {held.path}")
+    click.echo(f"Prefill data: {_plural(len(found.prefill), 'form')}")
+    if found.withdrawn_on:
+        click.echo(
+            f"Consent withdrawn on {found.withdrawn_on}: the prefill data from before then "
+            "is erased"
+        )
+    click.echo(f"Audit rows: {len(found.audit)}")
+    for row in found.audit:
+        parts = [row.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"), row.who, row.action]
+        if row.submission_id:
+            parts.append(f"submission {row.submission_id}")
+        if row.detail:
+            parts.append(row.detail)
+        click.echo("  " + "  ".join(parts))
+    if folder is not None:
+        click.echo(
+            f"Exported {_plural(len(written), 'file')} to {folder}: start with index.txt, and "
+            "review and redact it before disclosure (README.txt says why)"
+        )

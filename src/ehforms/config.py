@@ -160,6 +160,19 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """``[retention]`` (forms.md "Keeping and deleting"): how many days each kind of thing is
+    kept, and the case references on legal hold (kept whatever their age)."""
+
+    done_days: int = 90  # a handled folder, from when it was handled
+    rejected_days: int = 30  # a folder in rejected/
+    archive_days: int = 90  # an original in the archive
+    case_days: int = 365  # prefill data and the access it gives, from the case's last form
+    audit_days: int = 2190  # an audit row (about six years)
+    hold: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class Config:
     """The settings every part reads. Build it with :func:`load_config`."""
 
@@ -205,6 +218,13 @@ class Config:
     alerts: AlertSettings | None = None
     # [alerts] review_days: status and the digest flag forms that have waited longer.
     review_days: float = 90.0
+    # [retention]: how long things are kept (ehforms.retention decides, ehforms.purging deletes)
+    retention: Retention = Retention()
+
+    @property
+    def case_days(self) -> int:
+        """[retention] case_days: how long prefill data (and the access it gives) lasts."""
+        return self.retention.case_days
 
     @property
     def mailboxes(self) -> tuple[str, ...]:
@@ -527,7 +547,27 @@ def build_config(data: Mapping[str, Any]) -> Config:
         review_days=_number(
             _section(data, "alerts").get("review_days", 90), "alerts.review_days", minimum=1
         ),
+        retention=_retention(data),
     )
+
+
+RETENTION_DAYS = ("done_days", "rejected_days", "archive_days", "case_days", "audit_days")
+
+
+def _retention(data: Mapping[str, Any]) -> Retention:
+    """``[retention]``, checked: whole numbers of days (at least 1), and ``hold`` a list of
+    case references."""
+    section = _section(data, "retention")
+    days = {}
+    for key in RETENTION_DAYS:
+        value = section.get(key, getattr(Retention, key))
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"retention.{key} must be a whole number of days, like 90")
+        days[key] = value
+    hold = section.get("hold", [])
+    if not isinstance(hold, list) or not all(isinstance(ref, str) and ref.strip() for ref in hold):
+        raise ConfigError('retention.hold must be a list of case references, like ["MC204811"]')
+    return Retention(**days, hold=frozenset(ref.strip() for ref in hold))
 
 
 CONFIG_HEADER = """\

@@ -30,7 +30,9 @@ if TYPE_CHECKING:
 
     from ehforms.accounts import Accounts
     from ehforms.audit import Audit
+    from ehforms.casefile import CaseFile
     from ehforms.handling import FileRef, FormView
+    from ehforms.retention import Purged
 
 PRACTITIONER_INTRO = (
     "Fill in what you know; * marks what the form needs. Dates are DD/MM/YYYY. Save the file and "
@@ -631,6 +633,53 @@ class Root:
             return target
         os.unlink(temporary)
         raise RootError("The inbox has too many files of that name: try again later")
+
+
+    # -- keeping and deleting (forms.md "Keeping and deleting") -------------------------
+
+    def purge(self, at: dt.datetime, dry_run: bool = False, *, by: str | None = None) -> Purged:
+        """Delete what is past its retention time as of ``at`` (``dry_run``: say what would
+        go, changing nothing). Owns the root (RootBusy while ``watch`` runs), except for a dry
+        run, which writes nothing. ``by``: who, for the audit row (default: the
+        operating-system user)."""
+        from ehforms.purging import Purge
+
+        if dry_run:
+            return Purge(self.path, self.config, self.store()).run(at, dry_run=True)
+        with self.owned():
+            return Purge(self.path, self.config, self.store()).run(at, who=by)
+
+    def case(self, ref: str) -> CaseFile:
+        """Everything the root holds about a case, for a subject access request; NotFound
+        when it holds nothing."""
+        from ehforms.casefile import find
+
+        reader = self.reader()
+        found = find(self.path, self.config, reader.engine if reader else None, ref)
+        if found.empty:
+            raise NotFound(f"ehforms holds nothing about case {ref.strip()}")
+        return found
+
+    def export_case(
+        self, ref: str, folder: Path, *, by: str | None = None
+    ) -> tuple[CaseFile, list[str]]:
+        """Copy everything held about a case into ``folder`` (new or empty), with an index
+        and a README for the data protection officer; recorded in the audit trail as done by
+        ``by`` (default: the operating-system user)."""
+        from ehforms.audit import Action, os_user
+        from ehforms.casefile import check_target, export
+
+        found = self.case(ref)
+        check_target(folder, self.path)
+        self.audit.record(
+            by or os_user(),
+            Action.EXPORTED_CASE,
+            case=found.ref,
+            detail=None if by else "command line",  # not the folder: it may carry a name
+        )
+        found = self.case(ref)  # with the export's own audit row
+        written = export(self.path, found, folder, now())
+        return found, written
 
 
 def worker_count(workers: int | None) -> int:

@@ -254,7 +254,7 @@ def _translated() -> Iterator[None]:
 
 
 # The newest migration: a ledger already at it is opened without loading Alembic at all.
-HEAD = "0005"
+HEAD = "0006"
 
 
 def _at_head(connection: Connection) -> bool:
@@ -384,3 +384,33 @@ def upserts(dialect: str) -> tuple[Any, Any]:
         .on_conflict_do_nothing(index_elements=[deliveries.c.submission_id, deliveries.c.place])
     )
     return data, delivery
+
+
+# -- keeping and deleting (ehforms.purging): forms.md "Keeping and deleting" ----------------
+
+# When a purge first saw a folder in a mailbox's done/ that no one marked handled through
+# ehforms (moved by hand on the share): its handled time. Removed with the folder.
+done_seen = sa.Table(
+    "done_seen",
+    metadata,
+    sa.Column("place", sa.Text, primary_key=True),  # outbox/<mailbox>
+    sa.Column("folder", sa.Text, primary_key=True),
+    sa.Column("seen_at", sa.Text, nullable=False),
+)
+
+# A family withdrew consent (a consent_withdrawn closure): the case's prefill data is erased
+# and stays erased until a form arrives with consent dated after ``withdrawn_on``. Content-free.
+withdrawals = sa.Table(
+    "withdrawals",
+    metadata,
+    sa.Column("case_id", sa.Text, primary_key=True),
+    sa.Column("withdrawn_on", sa.Text, nullable=False),  # the closure's date, YYYY-MM-DD
+)
+
+# While a purge deletes audit rows older than ``before``, a row here lets it (the ledger's
+# trigger refuses any other delete from the append-only trail); removed in the same transaction.
+audit_purge = sa.Table(
+    "audit_purge",
+    metadata,
+    sa.Column("before", sa.Text, primary_key=True),
+)

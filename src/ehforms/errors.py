@@ -104,3 +104,11 @@ class SessionEnded(EhformsError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__("You have been signed out")
+
+
+# -- keeping and deleting ---------------------------------------------------------------
+
+
+class ExportRefused(EhformsError):
+    """A case export cannot go where it was asked to (a link, a folder not empty, inside the
+    working root): the message says what to do."""

@@ -39,6 +39,7 @@ from ehforms.database import (
     submissions,
     upserts,
 )
+from ehforms.purging import settle_withdrawals, withdrawals_in
 from ehforms.rows import Delivered, History, Seen, _seen, withheld_in
 
 if TYPE_CHECKING:
@@ -313,7 +314,9 @@ class Ledger:
         transactions, not one a form."""
         now = _now()
         updates, data, places, happened, queued = [], [], [], [], []
+        consent: list[tuple[str | None, str | None, Any]] = []  # for withdrawals of consent
         for receipt, folder, case_id, case_data_ in outcomes:
+            consent.append((receipt.form_type, case_id, case_data_))
             if self.alert_to:
                 queued += queue_rows(receipt, self.alert_to, now)
             ids = {"b_submission_id": receipt.submission_id}
@@ -368,6 +371,11 @@ class Ledger:
             ):
                 if rows:
                     connection.execute(statement, rows)  # one executemany each
+            # a family that withdrew consent: the case's prefill data erased at once, and
+            # kept erased (forms.md "Keeping and deleting")
+            withdrawn = withdrawals_in(consent)
+            if withdrawn or data:
+                settle_withdrawals(connection, {str(row["b_case_id"]) for row in data}, withdrawn)
 
     def delivered_to(self, place: str) -> list[Delivered]:
         """Every submission delivered to ``place`` (``outbox/<mailbox>``), oldest first."""

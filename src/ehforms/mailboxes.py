@@ -27,8 +27,10 @@ class MailboxViews:
     def whereabouts(self, state: str, mailboxes: Iterable[str], folder: str | None) -> str:
         """Where an earlier submission's outcome is now, for a duplicate's message."""
         mailboxes = list(mailboxes)
-        if state != "done" or not folder:
+        if state != "done":
             return "is still being processed"
+        if not folder:  # a purge blanked it: its files are gone (forms.md "Keeping and deleting")
+            return "has since been deleted under the retention policy"
         if mailboxes:
             mailbox = mailboxes[0]
             if (self.outbox / mailbox / folder).is_dir():

@@ -32,6 +32,7 @@ from ehforms.errors import LedgerError
 from ehforms.files import open_regular
 from ehforms.names import ignored
 from ehforms.pipeline import Postroom, Result
+from ehforms.purging import DailyPurge
 
 log = logging.getLogger("ehforms")
 
@@ -184,6 +185,8 @@ class Watcher:
         self._claims_waiting = True  # claims left in processing/: finished at the next batch
         # alerts by email go from a thread of their own, never delaying a batch
         self.alerts = sending_for(postroom.root, self.config, postroom.ledger.engine)
+        # what is past its retention time is purged once a day, on a thread of its own
+        self.purging = DailyPurge(postroom.root, self.config, postroom.ledger.engine)
 
     # -- the observer -----------------------------------------------------------------
 
@@ -266,6 +269,7 @@ class Watcher:
         self._start_observer()
         if self.alerts is not None:
             self.alerts.start()
+        self.purging.start()
         self._warm()
         self._process([])  # finish whatever a stopped or crashed run left claimed
         next_scan = 0.0
@@ -297,6 +301,7 @@ class Watcher:
             self._stop_observer()
             if self.alerts is not None:
                 self.alerts.stop()
+            self.purging.stop()
             log.info("stopped watching")
 
     def _warm(self) -> None:
