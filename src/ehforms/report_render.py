@@ -3,7 +3,8 @@
 Each chart is pygal's own SVG, inline, taken as pygal made it but for three things a page
 with a strict Content-Security-Policy and a PDF have no use for: its script (the tooltips'
 configuration), the tooltip layer (hidden by a ``style`` attribute, shown only by that
-script) and its comments (which carry the time it was made). Each gets a ``<title>`` (its
+script), its comments (which carry the time it was made) and the legend's ids (for that
+script, and the same in every chart: a page holds five). Each gets a ``<title>`` (its
 name for a screen reader, beside ``role="img"``) and keeps its ``<style>``, scoped by pygal to
 the chart's own id; the page allows exactly those styles by their hashes
 (:func:`style_hashes`).
@@ -138,6 +139,8 @@ def svg_chart(
         parent = node.getparent() if hasattr(node, "getparent") else None
         if parent is None:
             continue
+        if (node.get("id") or "").startswith("activate-serie"):
+            del node.attrib["id"]  # for its script, and the same in every chart of a page
         if (
             not tag  # a comment: pygal's own, with the time it was made
             or tag.endswith("script")
