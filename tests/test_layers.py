@@ -33,6 +33,8 @@ LAYERS: dict[str, list[str]] = {
         "accounts",
         "audit",
         "alerts",
+        "report",
+        "report_render",
     ],
     "application": [
         "pipeline",

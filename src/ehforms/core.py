@@ -649,7 +649,8 @@ class Root:
             "weeks": weeks,
             "mailboxes": list(self.config.mailboxes),
             "form_types": list(NAMES),
-            "waiting": self.counts(when),
+            # what waits and is overdue, as ``ehforms status`` counts it (the folders' receipts)
+            "waiting": self.status(when)["mailboxes"],
         }
         ledger = self.reader()
         if ledger is None:

@@ -3,8 +3,9 @@
 Each chart is pygal's own SVG, inline, taken as pygal made it but for three things a page
 with a strict Content-Security-Policy and a PDF have no use for: its script (the tooltips'
 configuration), the tooltip layer (hidden by a ``style`` attribute, shown only by that
-script), its comments (which carry the time it was made) and the legend's ids (for that
-script, and the same in every chart: a page holds five). Each gets a ``<title>`` (its
+script), each bar's ``<desc>`` (its value again, for the tooltips), its comments (which
+carry the time it was made) and the legend's ids (for that script, and the same in every
+chart: a page holds five). Each gets a ``<title>`` (its
 name for a screen reader, beside ``role="img"``) and keeps its ``<style>``, scoped by pygal to
 the chart's own id; the page allows exactly those styles by their hashes
 (:func:`style_hashes`).
@@ -66,6 +67,7 @@ class Chart:
     caption: str
     columns: tuple[str, ...]  # the first names the rows
     rows: tuple[tuple[str, ...], ...]
+    wide: bool = False  # a wide table: the chart takes a third of the width, not half
 
 
 def _style() -> Any:
@@ -84,7 +86,7 @@ def _style() -> Any:
         transition="0s",
         label_font_size=13,
         major_label_font_size=13,
-        legend_font_size=14,
+        legend_font_size=13,
         value_font_size=12,
         tooltip_font_size=12,
         no_data_font_size=20,
@@ -98,7 +100,7 @@ def svg_chart(
     labels: Sequence[str],
     series: Sequence[tuple[str, Sequence[float | None]]],
     *,
-    height: int = 360,
+    height: int = 270,
 ) -> Markup:
     """One pygal chart as inline SVG: ``kind`` is ``stacked`` (a bar a week, stacked by
     series) or ``bars`` (horizontal bars side by side, a group a label)."""
@@ -106,14 +108,17 @@ def svg_chart(
     from pygal.etree import etree
 
     make = pygal.StackedBar if kind == "stacked" else pygal.HorizontalBar
-    columns = max(1, min(len(series), 4))
+    longest = max((len(title) for title, _ in series), default=0)
+    # a row of the legend is as wide as the plot (after a horizontal chart's labels)
+    columns = max(1, min(len(series), 4 if longest <= 14 else 1)) if kind == "stacked" else 1
     rows = -(-len(series) // columns)
+    height += 20 * (rows - 1)
     if kind != "stacked":  # pygal draws a horizontal chart's labels bottom up
         labels = list(reversed(labels))
         series = [(title, list(reversed(values))) for title, values in series]
     chart = make(
         style=_style(),
-        width=640,
+        width=480,
         height=height,
         disable_xml_declaration=True,
         js=[],
@@ -124,9 +129,10 @@ def svg_chart(
         show_y_guides=True,
         print_zeroes=False,
         min_scale=4,
-        max_scale=8,
+        max_scale=8 if kind == "stacked" else 6,
         margin=12,
-        margin_bottom=12 + 22 * (rows - 1),  # pygal leaves room for one row of the legend
+        # pygal counts the legend's rows rounding down: room for the last, part-filled one
+        margin_bottom=12 + (20 if len(series) % columns else 0),
         spacing=12,
         no_data_text="No forms",
     )
@@ -144,6 +150,7 @@ def svg_chart(
         if (
             not tag  # a comment: pygal's own, with the time it was made
             or tag.endswith("script")
+            or tag.endswith("desc")  # a bar's value and label again, for the tooltips
             or "tooltip-overlay" in (node.get("class") or "")
         ):
             parent.remove(node)
@@ -195,7 +202,7 @@ def context(
 
     weeks = [week_label(day) for day in report.weeks]
     week_rows = [
-        long_date(day) + (" (this week, so far)" if day == report.current else "")
+        f"{day.day} {day:%b %Y}" + (" (this week)" if day == report.current else "")
         for day in report.weeks
     ]
 
@@ -220,6 +227,22 @@ def context(
         )
         return Chart(name, svg, caption, columns, rows)
 
+    def by_mailbox() -> Chart:
+        """Mailboxes as rows and weeks as columns: a long name reads better on a row."""
+        name = "Forms received each week, by mailbox"
+        kept = [(key, counts) for key, counts in report.by_mailbox.items() if any(counts)]
+        svg = svg_chart(
+            "stacked",
+            name,
+            weeks,
+            [(mailbox(key), [c or None for c in counts]) for key, counts in kept],
+        )
+        columns = ("Mailbox", *weeks, "Total")
+        rows = tuple(
+            (mailbox(key), *(str(c) for c in counts), str(sum(counts))) for key, counts in kept
+        )
+        return Chart(name, svg, "Forms received, by mailbox", columns, rows, wide=True)
+
     charts = {
         "by_type": weekly(
             "Forms received each week, by form type",
@@ -228,13 +251,7 @@ def context(
             type_name,
             keep_empty=False,
         ),
-        "by_mailbox": weekly(
-            "Forms received each week, by mailbox",
-            "Forms received, by mailbox",
-            report.by_mailbox,
-            mailbox,
-            keep_empty=False,
-        ),
+        "by_mailbox": by_mailbox(),
         "outcomes": weekly(
             "Outcomes each week",
             "Outcomes",
@@ -254,7 +271,7 @@ def context(
                 ("Median", [_hours(h.median_hours) for h in handling]),
                 ("90th percentile", [_hours(h.p90_hours) for h in handling]),
             ],
-            height=max(240, 60 + 44 * len(handling)),
+            height=max(200, 60 + 30 * len(handling)),
         ),
         "Hours from receipt to handled",
         ("Mailbox", "Handled", "Median hours", "90th percentile hours"),
@@ -279,7 +296,7 @@ def context(
                 ("Waiting", [w.waiting or None for w in waiting]),
                 ("Overdue", [w.overdue or None for w in waiting]),
             ],
-            height=max(240, 60 + 44 * len(waiting)),
+            height=max(200, 60 + 30 * len(waiting)),
         ),
         "Waiting and overdue now",
         ("Mailbox", "Waiting", "Overdue"),
