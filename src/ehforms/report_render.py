@@ -100,7 +100,7 @@ def svg_chart(
     labels: Sequence[str],
     series: Sequence[tuple[str, Sequence[float | None]]],
     *,
-    height: int = 270,
+    height: int = 250,
 ) -> Markup:
     """One pygal chart as inline SVG: ``kind`` is ``stacked`` (a bar a week, stacked by
     series) or ``bars`` (horizontal bars side by side, a group a label)."""
@@ -202,7 +202,8 @@ def context(
 
     weeks = [week_label(day) for day in report.weeks]
     week_rows = [
-        f"{day.day} {day:%b %Y}" + (" (this week)" if day == report.current else "")
+        # no break inside a date: a narrow table wraps between words, never within "28 Sep 2026"
+        f"{day.day}\u00a0{day:%b}\u00a0{day:%Y}" + (" (this week)" if day == report.current else "")
         for day in report.weeks
     ]
 
@@ -214,8 +215,8 @@ def context(
         rows = tuple(
             (
                 week_rows[w],
-                *(str(counts[w]) for _, counts in kept),
-                str(sum(counts[w] for _, counts in kept)),
+                *(f"{counts[w]:,}" for _, counts in kept),
+                f"{sum(counts[w] for _, counts in kept):,}",
             )
             for w in range(len(weeks))
         )
@@ -239,7 +240,7 @@ def context(
         )
         columns = ("Mailbox", *weeks, "Total")
         rows = tuple(
-            (mailbox(key), *(str(c) for c in counts), str(sum(counts))) for key, counts in kept
+            (mailbox(key), *(f"{c:,}" for c in counts), f"{sum(counts):,}") for key, counts in kept
         )
         return Chart(name, svg, "Forms received, by mailbox", columns, rows, wide=True)
 
@@ -278,7 +279,7 @@ def context(
         tuple(
             (
                 mailbox(h.mailbox),
-                str(h.handled),
+                f"{h.handled:,}",
                 hours_text(h.median_hours) or "None handled",
                 hours_text(h.p90_hours) or "None handled",
             )
@@ -300,7 +301,7 @@ def context(
         ),
         "Waiting and overdue now",
         ("Mailbox", "Waiting", "Overdue"),
-        tuple((mailbox(w.mailbox), str(w.waiting), str(w.overdue)) for w in waiting),
+        tuple((mailbox(w.mailbox), f"{w.waiting:,}", f"{w.overdue:,}") for w in waiting),
     )
     local = report.at.astimezone(dt.UTC).astimezone(_zone(report.zone))
     return {
@@ -309,7 +310,7 @@ def context(
         "weeks": len(report.weeks) - 1,
         "made_at": f"{local.day} {local:%B %Y} at {local:%H:%M}",
         "zone": report.zone,
-        "total": sum(report.received),
+        "total": f"{sum(report.received):,}",
         "charts": charts,
         "downloads": list(downloads),
     }

@@ -42,7 +42,7 @@ def test_a_manager_sees_the_weekly_report_with_charts_tables_and_downloads(web_r
     # the demo's forms (received on 24 November 2026) are in the figures when that week shows
     with Root.open(web_root) as root:
         made = root.report(8, dt.datetime.now(dt.UTC))
-    assert f"({sum(made.received)} in all)" in page
+    assert f"({sum(made.received):,} in all)" in page
     assert response.headers["Cache-Control"] == "no-store"
 
 
