@@ -35,6 +35,8 @@ LAYERS: dict[str, list[str]] = {
         "alerts",
         "purging",
         "casefile",
+        "report",
+        "report_render",
     ],
     "application": [
         "pipeline",

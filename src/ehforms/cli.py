@@ -428,11 +428,13 @@ def demo(root: Path) -> None:
 
 # The web service's commands live in ehforms.commands (which uses this module's helpers).
 from ehforms.commands import audit, digest, serve, users  # noqa: E402
+from ehforms.commands import report as report_command  # noqa: E402
 
 cli.add_command(users)
 cli.add_command(audit)
 cli.add_command(serve)
 cli.add_command(digest)
+cli.add_command(report_command)
 
 from ehforms.commands import case, purge  # noqa: E402
 

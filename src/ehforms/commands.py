@@ -399,3 +399,75 @@ def case(ref: str, folder: Path | None, root: Path) -> None:
             f"Exported {_plural(len(written), 'file')} to {folder}: start with index.txt, and "
             "review and redact it before disclosure (README.txt says why)"
         )
+
+
+@click.command("report")
+@root_option
+@click.option(
+    "--weeks",
+    type=click.IntRange(1, 104),
+    default=8,
+    show_default=True,
+    help="How many complete weeks before the current one.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "pdf", "csv"]),
+    default="html",
+    show_default=True,
+    help="A web page, a PDF (WeasyPrint, from the same HTML), or a CSV of one row per week, "
+    "mailbox and form type.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write it (default: standard output; a PDF is not written to a terminal).",
+)
+@click.option(
+    "--now",
+    "at",
+    metavar="TIME",
+    help="Report as of this time (default: now), like 2026-11-27T08:00Z.",
+)
+def report(root: Path, weeks: int, fmt: str, output: Path | None, at: str | None) -> None:
+    """The weekly report: forms received each week by form type and by mailbox, outcomes,
+    hours from receipt to handled per mailbox, and what is overdue now (counts only, from the
+    ledger). Weeks start Monday 00:00 in the council's time zone; the current week is the
+    last, up to now."""
+    from ehforms.cli import parse_time
+    from ehforms.web.present import mailbox_name
+
+    opened = open_root(root)
+    made = opened.report(weeks, parse_time(at))
+    if fmt == "csv":
+        content: str | bytes = opened.report_as(made, "csv")
+    else:
+        names = {m: mailbox_name(opened.config, m) for m in opened.config.mailboxes}
+        content = opened.report_as(made, "page" if fmt == "html" else fmt, names)
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    if output is None:
+        stream = sys.stdout.buffer
+        if fmt == "pdf" and stream.isatty():
+            raise ToolError("A PDF is not written to a terminal: give -o FILE")
+        stream.write(data)
+        stream.flush()
+        return
+    _write_private(output, data)
+    click.echo(f"Wrote {output}", err=True)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """The file the person asked for, readable by them alone (0600), replaced whole."""
+    import os
+
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ehforms.audit import Audit
     from ehforms.casefile import CaseFile
     from ehforms.handling import FileRef, FormView
+    from ehforms.report import Report
     from ehforms.retention import Purged
 
 PRACTITIONER_INTRO = (
@@ -633,6 +634,59 @@ class Root:
             return target
         os.unlink(temporary)
         raise RootError("The inbox has too many files of that name: try again later")
+
+    # -- the weekly report (counts only) ---------------------------------------------------
+
+    def report(self, weeks: int = 8, at: dt.datetime | None = None) -> Report:
+        """The weekly report as of ``at`` (default now): the last ``weeks`` complete weeks
+        and the current one, from the ledger, with what waits and is overdue now as
+        ``status`` counts it (see ``ehforms.report``)."""
+        from ehforms.registry import NAMES
+        from ehforms.report import figures
+
+        when = at or now()
+        values: dict[str, Any] = {
+            "at": when,
+            "zone": self.config.timezone,
+            "weeks": weeks,
+            "mailboxes": list(self.config.mailboxes),
+            "form_types": list(NAMES),
+            # what waits and is overdue, as ``ehforms status`` counts it (the folders' receipts)
+            "waiting": self.status(when)["mailboxes"],
+        }
+        ledger = self.reader()
+        if ledger is None:
+            return figures(None, **values)
+        with ledger.reading() as connection:
+            return figures(connection, **values)
+
+    def report_as(
+        self,
+        report: Report,
+        fmt: str,
+        names: Mapping[str, str] | None = None,
+        downloads: Sequence[tuple[str, str]] = (),
+    ) -> str | bytes:
+        """The report as ``csv`` (text), ``html`` (the body of the web page, with its charts),
+        ``page`` (a page of its own, its stylesheet within) or ``pdf`` (bytes, through
+        WeasyPrint), from the root's ``report-body.html``.
+        ``names``: what people call each mailbox; ``downloads``: (text, address) links."""
+        from ehforms.report import csv_text
+
+        if fmt == "csv":
+            return csv_text(report)
+        from ehforms import report_render
+        from ehforms.render import renderer_for
+
+        values = report_render.context(
+            report, names or {}, council=self.config.council_name, downloads=downloads
+        )
+        renderer = renderer_for(self.path)
+        if fmt == "pdf":
+            return report_render.pdf(renderer, values)
+        if fmt == "page":
+            return report_render.page(renderer, values)
+        return report_render.html(renderer, values)
 
 
     # -- keeping and deleting (forms.md "Keeping and deleting") -------------------------

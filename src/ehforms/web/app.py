@@ -50,6 +50,7 @@ def navigation(role: Role | None) -> list[tuple[str, str]]:
     if role in (Role.HUB, Role.MANAGER):
         links = [("Mailboxes", "mailboxes.index")]
         if role == Role.MANAGER:
+            links.append(("Reports", "reports.index"))
             links.append(("Audit", "audit.index"))
         return links
     return []
@@ -95,11 +96,12 @@ def create_app(root_path: Path | str, **overrides: Any) -> Flask:
     app.jinja_env.globals.update(council_name=root.config.council_name)
     CSRFProtect(app)
 
-    from ehforms.web import audit, auth, mailboxes, security
+    from ehforms.web import audit, auth, mailboxes, reports, security
 
     app.register_blueprint(auth.pages)
     app.register_blueprint(mailboxes.pages)
     app.register_blueprint(audit.pages)
+    app.register_blueprint(reports.pages)
     security.install(app)
     assets = Path(app.config["ASSETS_DIR"])
     if not (assets / "ehforms.css").is_file():

@@ -147,7 +147,11 @@ def policy(hashes: Iterable[str]) -> str:
 
 
 def add_headers(response: Response) -> Response:
-    response.headers["Content-Security-Policy"] = current_app.config["CSP"]
+    csp = current_app.config["CSP"]
+    styles = g.get("style_hashes")
+    if styles:  # a page's own inline styles (the report's charts), each by its hash
+        csp += f"; style-src 'self' {' '.join(styles)}"
+    response.headers["Content-Security-Policy"] = csp
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
     if request.endpoint != "assets":
