@@ -105,6 +105,8 @@ def test_what_is_past_its_time_goes_and_the_purge_says_so_by_id(root, ids):
     bad, waiting = ids["quillfeather-bad.json"], ids["quillfeather-notification.json"]
     bundle = ids["quillfeather-transfer.zip"]
     rh.handle_by_hand(root.path, "eh-central", rfas, transfer)
+    stray = root.path / "outbox" / "eh-central" / "done" / "Thumbs.db"
+    stray.write_bytes(b"not a form")
     first = purge(root, FIRST)
     assert first.exit_code == 0, first.output
     assert first.output == report()  # handled time recorded now: nothing is due yet
@@ -112,7 +114,9 @@ def test_what_is_past_its_time_goes_and_the_purge_says_so_by_id(root, ids):
     middle = purge(root, RECEIVED + dt.timedelta(days=31))
     assert middle.output == report(rejected=[bad])
     result = purge(root, LATER)
-    assert result.exit_code == 0
+    assert result.exit_code == 0 and result.stderr == ""
+    assert stray.read_bytes() == b"not a form"  # not a form's folder: not the purge's
+    stray.unlink()
     # the waiting form's original stays in the archive with it; the bundle waits, too
     assert result.output == report(
         handled=[rfas, transfer], archived=[bad, rfas, transfer], blanked=3
@@ -492,3 +496,19 @@ def test_the_watcher_runs_the_daily_purge(tmp_path):
                 == [(1,)]
             )
         )
+
+
+def test_a_purge_stops_between_folders_when_watch_stops(root, ids):
+    import threading
+
+    from ehforms.purging import Purge
+
+    rfas = ids["quillfeather-rfas.json"]
+    rh.handle_by_hand(root.path, "eh-central", rfas)
+    purge(root, FIRST)
+    halt = threading.Event()
+    halt.set()
+    cut_short = Purge(root.path, root.config, root.store()).run(LATER, halt=halt)
+    assert cut_short.deleted["handled"] == [] and cut_short.blanked == 0
+    assert any(p.endswith(rfas) for p in present(root.path) if "/done/" in p)
+    assert purge(root, LATER).output.startswith(f"Deleted 1 handled folder: {rfas}\n")

@@ -6,7 +6,8 @@ A file's life: ``inbox/<name>`` is claimed by an atomic rename into
 or not at all; then the ledger records the outcome and the claim moves to
 ``.ehforms/archive/<submission_id>/``. A crash at any point leaves the file in ``processing/``,
 and :meth:`Mailroom.recover` finishes the job without delivering anything twice. Nothing is
-ever deleted but our own half-written ``.partial-`` folders.
+deleted here but our own half-written ``.partial-`` folders (what is past its retention time
+is deleted by ``ehforms.purging``).
 """
 
 from __future__ import annotations
@@ -465,7 +466,7 @@ class Mailroom(MailboxViews):
         os.replace(tmp, self.state / HEARTBEAT)
 
     def archive_claim(self, claim: Claim) -> None:
-        """Keep the original for good, outside the inbox and the rescans."""
+        """Keep the original, outside the inbox and the rescans ([retention] archive_days)."""
         home = claim.path.parent
         self.mkdir(self.archive)
         target = self.archive / home.name

@@ -167,7 +167,16 @@ class Purge:
         self.rejected = root / "rejected"
         self.archive = root / ".ehforms" / "archive"
 
-    def run(self, now: dt.datetime, *, dry_run: bool = False, who: str | None = None) -> Purged:
+    def run(
+        self,
+        now: dt.datetime,
+        *,
+        dry_run: bool = False,
+        who: str | None = None,
+        halt: threading.Event | None = None,
+    ) -> Purged:
+        """``halt``: set when ``watch`` stops; the purge stops between two folders, leaving
+        the rest (and the ledger) to the next purge."""
         if now.tzinfo is None:
             raise ValueError("a purge's time needs a time zone")
         report = Purged(dry_run=dry_run)
@@ -203,16 +212,18 @@ class Purge:
             if path.name.startswith(PURGING):
                 plan.append((HANDLED, path, sid, place))
                 continue
-            if path.is_symlink() or not _real_dir(path):
+            if path.is_symlink():
                 report.problems.append(_left_alone(sid, "a handled folder"))
                 if sid:
                     kept.add(sid)
+                continue
+            if not _real_dir(path):  # a stray file (Thumbs.db): not a form, not ours
                 continue
             at = known.handled_at.get((mailbox, sid or "")) or known.seen_at.get((place, path.name))
             if at is None:
                 at = stamp(now)
                 first_seen.append({"place": place, "folder": path.name, "seen_at": at})
-            case = known.case.get(sid or "") or _folder_case(path)
+            case = self._case(known, sid, path)
             if due(HANDLED, _time(at), case, self.rules, now):
                 plan.append((HANDLED, path, sid, place))
             elif sid:
@@ -224,12 +235,12 @@ class Purge:
                 plan.append((REJECTED, path, sid, None))
             elif entry.name.startswith("."):
                 continue
-            elif entry.is_symlink() or not _real_dir(path):
+            elif entry.is_symlink():
                 report.problems.append(_left_alone(sid, "a rejected folder"))
                 if sid:
                     kept.add(sid)
-            else:
-                case = known.case.get(sid or "") or _folder_case(path)
+            elif _real_dir(path):
+                case = self._case(known, sid, path)
                 if due(REJECTED, received_at(sid), case, self.rules, now):
                     plan.append((REJECTED, path, sid, None))
                 elif sid:
@@ -245,8 +256,10 @@ class Purge:
                 report.problems.append(_left_alone(sid, "an archived original"))
                 if sid:
                     kept.add(sid)
+            elif not _real_dir(path):
+                continue
             elif sid not in waiting and due(
-                ARCHIVED, received_at(sid), known.case.get(sid or ""), self.rules, now
+                ARCHIVED, received_at(sid), self._case(known, sid, path), self.rules, now
             ):
                 plan.append((ARCHIVED, path, sid, None))
             elif sid:
@@ -263,6 +276,8 @@ class Purge:
                         list(rows),
                     )
         for kind, path, sid, home in plan:
+            if halt is not None and halt.is_set():
+                return report
             if dry_run:
                 report.add(kind, sid)
                 continue
@@ -276,6 +291,13 @@ class Purge:
         for kind in report.deleted:
             report.deleted[kind].sort()
         return report
+
+    def _case(self, known: _Known, sid: str | None, folder: Path) -> str | None:
+        """The case a folder is of, when a legal hold may keep it: from the ledger, or else
+        from its form (or original), read only when some case is on hold."""
+        if not self.rules.hold:
+            return None
+        return known.case.get(sid or "") or _folder_case(folder)
 
     def _entries(self, base: Path, report: Purged) -> list[os.DirEntry[str]]:
         """A folder's entries; none (and a problem reported) when it is a link, none when it
@@ -547,7 +569,7 @@ class DailyPurge:
         now = now or self.clock()
         if not purge_due(last_purge(self.purge.engine), now, self.zone):
             return None
-        report = self.purge.run(now, who=WATCH)
+        report = self.purge.run(now, who=WATCH, halt=self._halt)
         log.info("purged what was past its retention time (%s)", report.summary())
         for problem in report.problems:
             log.warning("purge: %s", problem)
@@ -556,7 +578,9 @@ class DailyPurge:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, wait: float = 30.0) -> None:
+    def stop(self, wait: float = 3.0) -> None:
+        """Stop between two folders; a purge cut short (or a process ended in the middle of
+        one) is finished by the next, so ``watch`` never waits long for it."""
         self._halt.set()
         if self._thread.is_alive():
             self._thread.join(timeout=wait)
