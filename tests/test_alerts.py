@@ -28,6 +28,7 @@ from ehforms.pipeline import Postroom
 from ehforms.receipts import Receipt
 from ehforms.routing import Priority, Status
 from helpers import drop, make_root
+from ledgers import ledger_at
 
 aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
 
@@ -233,7 +234,7 @@ def dispatcher(root: Path, config, ledger: Ledger) -> Dispatcher:
 
 
 def opened(root: Path) -> Ledger:
-    return Ledger(root / ".ehforms" / "ledger.sqlite3")
+    return Ledger(ledger_at(root))
 
 
 T0 = dt.datetime(2026, 11, 24, 9, 0, 30, tzinfo=dt.UTC)

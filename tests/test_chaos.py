@@ -18,7 +18,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -33,6 +32,7 @@ from pypdf import PdfWriter
 
 from conftest import load_example
 from helpers import drop, make_root, outcomes, primary, sha, wait_for
+from ledgers import Sql
 
 FAST = {
     "EHFORMS_WATCH__BUNDLE_SETTLE_SECONDS": "0.5",
@@ -372,7 +372,7 @@ def assert_exactly_once(root: Path, sent: dict[str, int]) -> None:
         ids = collections.Counter(submission_of(n) for n in names if not n.startswith("."))
         assert [i for i, c in ids.items() if c > 1] == [], f"two folders in {base.name}"
 
-    with contextlib.closing(sqlite3.connect(root / ".ehforms" / "ledger.sqlite3")) as db:
+    with Sql(root) as db:
         rows = db.execute("SELECT submission_id, sha256, state FROM submissions").fetchall()
     per_file = collections.Counter(digest for _, digest, _ in rows)
     assert set(per_file) == set(sent)

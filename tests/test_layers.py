@@ -33,6 +33,7 @@ LAYERS: dict[str, list[str]] = {
         "accounts",
         "audit",
         "alerts",
+        "locks",
     ],
     "application": [
         "pipeline",

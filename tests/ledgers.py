@@ -1,0 +1,371 @@
+"""The ledger every test runs against: SQLite (the default), or PostgreSQL with
+``pytest --ledger=postgresql``.
+
+Under PostgreSQL a throwaway cluster is started once per session (Debian's ``postgresql``
+package, ``initdb`` and ``postgres`` run as an unprivileged user, a loopback port, fsync off),
+a template database is migrated once, and every test gets a fresh database copied from it
+(``CREATE DATABASE … TEMPLATE``). Every root a test makes uses that database: the default
+ledger URL is pointed at it in this process, and ``EHFORMS_LEDGER__URL`` in the environment
+carries it to the ``ehforms`` processes a test starts. Nothing is mocked: it is a real server.
+
+A test about the SQLite file itself (pragmas, a locked file, its mode) is marked
+``@pytest.mark.sqlite_only("why")`` and skipped under PostgreSQL with that reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SUPERUSER = "ehforms_test"
+# a role that signs in with a password (the EHFORMS_LEDGER_PASSWORD tests); others are trusted
+PASSWORD_ROLE = "ehforms_secret"
+PASSWORD = "correct-horse-battery-staple-7"
+TEMPLATE = "ehforms_template"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--ledger",
+        choices=("sqlite", "postgresql"),
+        default=os.environ.get("EHFORMS_TEST_LEDGER", "sqlite"),
+        help="the ledger every test's root uses: the SQLite file (default) or a throwaway "
+        "PostgreSQL database (Debian's postgresql package must be installed)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite_only(reason): about the SQLite file itself; skipped under PostgreSQL"
+    )
+    config.addinivalue_line(
+        "markers", "postgresql: needs a PostgreSQL server (runs under --ledger=postgresql only)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    backend = config.getoption("--ledger")
+    for item in items:
+        only = item.get_closest_marker("sqlite_only")
+        if backend == "postgresql" and only is not None:
+            reason = only.args[0] if only.args else "about the SQLite ledger file"
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {reason}"))
+        if backend == "sqlite" and item.get_closest_marker("postgresql") is not None:
+            item.add_marker(pytest.mark.skip(reason="needs --ledger=postgresql"))
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"ledger: {config.getoption('--ledger')}"
+
+
+# -- the throwaway cluster ------------------------------------------------------------------
+
+
+def postgres_bin() -> Path | None:
+    """The newest installed PostgreSQL's programs (Debian keeps them out of PATH)."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/postgres"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
+    if found:
+        return found[-1].parent
+    which = shutil.which("postgres")
+    return Path(which).parent if which else None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Cluster:
+    """A running PostgreSQL server on 127.0.0.1:``port``; ``url(db)`` to reach a database."""
+
+    port: int
+    folder: Path
+    process: subprocess.Popen[bytes]
+    counter: itertools.count = itertools.count(1)  # type: ignore[assignment]
+
+    def url(self, database: str, user: str = SUPERUSER) -> str:
+        return f"postgresql://{user}@127.0.0.1:{self.port}/{database}"
+
+    def admin(self):
+        import psycopg
+
+        return psycopg.connect(
+            host="127.0.0.1", port=self.port, user=SUPERUSER, dbname="postgres", autocommit=True
+        )
+
+    def fresh(self) -> str:
+        """A new database copied from the migrated template; its name."""
+        name = f"t{os.getpid()}_{next(self.counter)}"
+        with self.admin() as connection:
+            connection.execute(f'CREATE DATABASE "{name}" TEMPLATE {TEMPLATE}')
+        return name
+
+    def drop(self, name: str) -> None:
+        with self.admin() as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # a fast shutdown
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _as_user() -> tuple[list[str], int, int]:
+    """How to run the server's programs: as ourselves, or (as root, which PostgreSQL refuses)
+    as ``nobody``."""
+    if os.geteuid() != 0:
+        return [], os.getuid(), os.getgid()
+    account = pwd.getpwnam("nobody")
+    prefix = [
+        "setpriv",
+        f"--reuid={account.pw_uid}",
+        f"--regid={account.pw_gid}",
+        "--clear-groups",
+        "--",
+    ]
+    return prefix, account.pw_uid, account.pw_gid
+
+
+def start_cluster() -> Cluster:
+    programs = postgres_bin()
+    if programs is None:
+        raise RuntimeError(
+            "PostgreSQL is not installed: install Debian's postgresql package "
+            "(./dev does), or run the tests without --ledger=postgresql"
+        )
+    prefix, uid, gid = _as_user()
+    folder = Path(tempfile.mkdtemp(prefix="ehforms-pg-"))
+    folder.chmod(0o755)  # the server's user passes through; its own folders are 0700
+    data, sockets = folder / "data", folder / "sockets"
+    for each in (data, sockets):
+        each.mkdir(mode=0o700)
+        os.chown(each, uid, gid)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C", "LC_ALL": "C"}
+    subprocess.run(
+        [
+            *prefix,
+            str(programs / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+        cwd=folder,
+    )
+    hba = data / "pg_hba.conf"
+    hba.write_text(
+        f"local all all trust\n"
+        f"host all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\n"
+        f"host all all 127.0.0.1/32 trust\n"
+    )
+    os.chown(hba, uid, gid)
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            *prefix,
+            str(programs / "postgres"),
+            "-D",
+            str(data),
+            "-k",
+            str(sockets),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "max_connections=400",
+            "-c",
+            "shared_buffers=64MB",
+            "-c",
+            "log_min_messages=fatal",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=folder,
+    )
+    cluster = Cluster(port, folder, process)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with cluster.admin() as connection:
+                connection.execute("SELECT 1")
+            break
+        except Exception:
+            if process.poll() is not None or time.monotonic() > deadline:
+                cluster.stop()
+                raise RuntimeError("the throwaway PostgreSQL server did not start") from None
+            time.sleep(0.1)
+    with cluster.admin() as connection:
+        connection.execute(f"CREATE DATABASE {TEMPLATE}")
+        connection.execute(f"CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD '{PASSWORD}'")
+    _migrate(cluster.url(TEMPLATE))
+    with cluster.admin() as connection:
+        connection.execute(f"GRANT ALL ON DATABASE {TEMPLATE} TO {PASSWORD_ROLE}")
+    return cluster
+
+
+def _migrate(url: str) -> None:
+    """The template made by the same Alembic migrations as every ledger."""
+    from ehforms.database import where
+    from ehforms.ledger import Ledger
+
+    ledger = Ledger(where(Path("/nonexistent"), url))
+    ledger.close()
+
+
+RUNNING: Cluster | None = None  # the session's cluster, for own_database()
+
+
+@contextlib.contextmanager
+def own_database() -> Iterator[None]:
+    """A database of its own for a part of a test that makes a root of its own (one example
+    of a property test); nothing on SQLite, whose ledger is in the root."""
+    if RUNNING is None:
+        yield
+        return
+    import ehforms.config
+
+    name = RUNNING.fresh()
+    url = RUNNING.url(name)
+    before = ehforms.config.DEFAULT_LEDGER_URL, os.environ.get("EHFORMS_LEDGER__URL")
+    ehforms.config.DEFAULT_LEDGER_URL = os.environ["EHFORMS_LEDGER__URL"] = url
+    try:
+        yield
+    finally:
+        ehforms.config.DEFAULT_LEDGER_URL = before[0]
+        if before[1] is None:
+            os.environ.pop("EHFORMS_LEDGER__URL", None)
+        else:
+            os.environ["EHFORMS_LEDGER__URL"] = before[1]
+        with contextlib.suppress(Exception):
+            RUNNING.drop(name)
+
+
+@pytest.fixture(scope="session")
+def postgres(request: pytest.FixtureRequest) -> Iterator[Cluster | None]:
+    """The session's PostgreSQL cluster (None when the tests run on SQLite)."""
+    if request.config.getoption("--ledger") != "postgresql":
+        yield None
+        return
+    global RUNNING
+    cluster = RUNNING = start_cluster()
+    try:
+        yield cluster
+    finally:
+        RUNNING = None
+        cluster.stop()
+
+
+@pytest.fixture(autouse=True)
+def ledger_database(
+    request: pytest.FixtureRequest,
+    clean_environment: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[str | None]:
+    """Under PostgreSQL: this test's own fresh database, the ledger of every root it makes
+    (its URL; None on SQLite)."""
+    cluster = request.getfixturevalue("postgres")
+    if cluster is None:
+        yield None
+        return
+    import ehforms.config
+
+    name = cluster.fresh()
+    url = cluster.url(name)
+    monkeypatch.setattr(ehforms.config, "DEFAULT_LEDGER_URL", url)
+    monkeypatch.setenv("EHFORMS_LEDGER__URL", url)
+    try:
+        yield url
+    finally:
+        with contextlib.suppress(Exception):
+            cluster.drop(name)
+
+
+# -- a test's look inside a root's ledger, whichever it is ------------------------------------
+
+
+def ledger_at(root: Path):
+    """The ledger of the root at ``root``, as ehforms opens it (a path or a server's URL)."""
+    from ehforms.config import load_config
+    from ehforms.database import ledger_of
+
+    return ledger_of(root / ".ehforms", load_config(root, environ={}))
+
+
+class Sql:
+    """A plain connection to a root's ledger for a test to read or change rows behind
+    ehforms' back: ``?`` placeholders on both SQLite and PostgreSQL."""
+
+    def __init__(self, root: Path) -> None:
+        place = ledger_at(root)
+        self.server = not isinstance(place, Path)
+        if self.server:
+            import psycopg
+
+            self.db = psycopg.connect(
+                host=place.host,
+                port=place.port,
+                user=place.username,
+                dbname=place.database,
+                password=place.password,
+            )
+        else:
+            import sqlite3
+
+            self.db = sqlite3.connect(place)
+
+    def execute(self, sql: str, params: tuple | list = ()):
+        if self.server:
+            sql = sql.replace("?", "%s")
+        return self.db.execute(sql, params)
+
+    def commit(self) -> None:
+        self.db.commit()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Sql:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.db.commit()
+        self.db.close()
