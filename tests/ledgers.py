@@ -111,11 +111,11 @@ class Cluster:
             host="127.0.0.1", port=self.port, user=SUPERUSER, dbname="postgres", autocommit=True
         )
 
-    def fresh(self) -> str:
-        """A new database copied from the migrated template; its name."""
-        name = f"t{os.getpid()}_{next(self.counter)}"
+    def fresh(self, template: str = TEMPLATE, name: str | None = None) -> str:
+        """A new database copied from the migrated template (or another); its name."""
+        name = name or f"t{os.getpid()}_{next(self.counter)}"
         with self.admin() as connection:
-            connection.execute(f'CREATE DATABASE "{name}" TEMPLATE {TEMPLATE}')
+            connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         return name
 
     def drop(self, name: str) -> None:
@@ -251,12 +251,40 @@ def _migrate(url: str) -> None:
 
 
 RUNNING: Cluster | None = None  # the session's cluster, for own_database()
+CURRENT: str | None = None  # the running test's database
+KEPT: dict[Path, str] = {}  # roots made once for a session (copied by tests): their databases
+
+
+def keep_ledger(root: Path) -> contextlib.AbstractContextManager[None]:
+    """Around making a root once for the whole session (a fixture's template root): its
+    ledger is a database of its own, kept until the session ends (see :func:`copy_ledger`)."""
+    return own_database(keep=root)
+
+
+def copy_ledger(template: Path, target: Path) -> None:
+    """A folder copied from a kept root (``keep_ledger``) to ``target`` gets a copy of its
+    ledger too: on SQLite that is in the folder; on PostgreSQL, in a test, the test's own
+    database becomes a copy of the kept one; outside a test (a module's fixture), the copy is
+    a database of its own, named in the copy's ``ehforms.toml``."""
+    name = KEPT.get(template)
+    if RUNNING is None or name is None:
+        return
+    if CURRENT is not None:
+        RUNNING.drop(CURRENT)
+        RUNNING.fresh(template=name, name=CURRENT)
+        return
+    copy = KEPT[target] = RUNNING.fresh(template=name)
+    settings = target / "ehforms.toml"
+    text = settings.read_text(encoding="utf-8") if settings.exists() else ""
+    assert "[ledger]" not in text, "a kept root names no ledger of its own"
+    settings.write_text(text + f'\n[ledger]\nurl = "{RUNNING.url(copy)}"\n', encoding="utf-8")
 
 
 @contextlib.contextmanager
-def own_database() -> Iterator[None]:
+def own_database(keep: Path | None = None) -> Iterator[None]:
     """A database of its own for a part of a test that makes a root of its own (one example
-    of a property test); nothing on SQLite, whose ledger is in the root."""
+    of a property test, a session's template root); nothing on SQLite, whose ledger is in the
+    root."""
     if RUNNING is None:
         yield
         return
@@ -274,8 +302,11 @@ def own_database() -> Iterator[None]:
             os.environ.pop("EHFORMS_LEDGER__URL", None)
         else:
             os.environ["EHFORMS_LEDGER__URL"] = before[1]
-        with contextlib.suppress(Exception):
-            RUNNING.drop(name)
+        if keep is not None:
+            KEPT[keep] = name
+        else:
+            with contextlib.suppress(Exception):
+                RUNNING.drop(name)
 
 
 @pytest.fixture(scope="session")
@@ -290,6 +321,7 @@ def postgres(request: pytest.FixtureRequest) -> Iterator[Cluster | None]:
         yield cluster
     finally:
         RUNNING = None
+        KEPT.clear()
         cluster.stop()
 
 
@@ -307,13 +339,15 @@ def ledger_database(
         return
     import ehforms.config
 
-    name = cluster.fresh()
+    global CURRENT
+    name = CURRENT = cluster.fresh()
     url = cluster.url(name)
     monkeypatch.setattr(ehforms.config, "DEFAULT_LEDGER_URL", url)
     monkeypatch.setenv("EHFORMS_LEDGER__URL", url)
     try:
         yield url
     finally:
+        CURRENT = None
         with contextlib.suppress(Exception):
             cluster.drop(name)
 

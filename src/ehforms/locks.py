@@ -62,6 +62,7 @@ class Claims:
     def _drop(self) -> None:
         if self._connection is not None:
             with suppress(Exception):
+                self._connection.invalidate()
                 self._connection.close()
         self._connection = None
         if self.held:
@@ -103,7 +104,8 @@ class Claims:
             self.held.clear()
             if self._connection is not None:
                 with suppress(Exception):
-                    self._connection.close()  # its locks go with it
+                    self._connection.invalidate()  # closed, not pooled: its locks go with it
+                    self._connection.close()
                 self._connection = None
 
 
