@@ -24,6 +24,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -384,6 +385,8 @@ class Sql:
             import sqlite3
 
             self.db = sqlite3.connect(place)
+        # a test that never closes it (as sqlite3 lets it) closes it when it is dropped
+        weakref.finalize(self, self.db.close)
 
     def execute(self, sql: str, params: tuple | list = ()):
         if self.server:

@@ -38,7 +38,8 @@ def upgrade() -> None:
     inspector = sa.inspect(bind)
     for table in ("case_data", "deliveries", "sessions"):
         for key in inspector.get_foreign_keys(table):
-            op.drop_constraint(key["name"], table, type_="foreignkey")
+            if key["name"]:
+                op.drop_constraint(key["name"], table, type_="foreignkey")
 
 
 def downgrade() -> None:
