@@ -150,7 +150,8 @@ def _as_user() -> tuple[list[str], int, int]:
     return prefix, account.pw_uid, account.pw_gid
 
 
-def start_cluster() -> Cluster:
+def start_cluster(*, fsync: bool = False) -> Cluster:
+    """A throwaway cluster; ``fsync``: durable as a real server (the benchmarks), else fast."""
     programs = postgres_bin()
     if programs is None:
         raise RuntimeError(
@@ -203,12 +204,18 @@ def start_cluster() -> Cluster:
             "127.0.0.1",
             "-p",
             str(port),
-            "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-            "-c",
-            "full_page_writes=off",
+            *(
+                []
+                if fsync
+                else [
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                ]
+            ),
             "-c",
             "max_connections=400",
             "-c",
