@@ -317,7 +317,7 @@ def own_database(keep: Path | None = None) -> Iterator[None]:
                 RUNNING.drop(name)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)  # first: a session's fixtures may make roots
 def postgres(request: pytest.FixtureRequest) -> Iterator[Cluster | None]:
     """The session's PostgreSQL cluster (None when the tests run on SQLite)."""
     if request.config.getoption("--ledger") != "postgresql":
