@@ -278,8 +278,10 @@ def copy_ledger(template: Path, target: Path) -> None:
     if RUNNING is None or name is None:
         return
     if CURRENT is not None:
+        global MADE
         RUNNING.drop(CURRENT)
         RUNNING.fresh(template=name, name=CURRENT)
+        MADE = True
         return
     copy = KEPT[target] = RUNNING.fresh(template=name)
     settings = target / "ehforms.toml"
@@ -346,18 +348,47 @@ def ledger_database(
         yield None
         return
     import ehforms.config
+    import ehforms.database
 
-    global CURRENT
-    name = CURRENT = cluster.fresh()
+    global CURRENT, MADE
+    name = CURRENT = f"t{os.getpid()}_{next(cluster.counter)}"
+    MADE = False
     url = cluster.url(name)
     monkeypatch.setattr(ehforms.config, "DEFAULT_LEDGER_URL", url)
     monkeypatch.setenv("EHFORMS_LEDGER__URL", url)
+    # made when first needed: most tests never open a ledger, and a database costs ~0.1 s
+    server_engine = ehforms.database._server_engine
+
+    def engine(place, timeout):
+        if place.database == name:
+            ensure_database()
+        return server_engine(place, timeout)
+
+    class Popen(subprocess.Popen):  # an ehforms process the test starts may open it
+        def __init__(self, *args, **kwargs) -> None:
+            ensure_database()
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(ehforms.database, "_server_engine", engine)
+    monkeypatch.setattr(subprocess, "Popen", Popen)
     try:
         yield url
     finally:
-        CURRENT = None
-        with contextlib.suppress(Exception):
-            cluster.drop(name)
+        made, CURRENT, MADE = MADE, None, False
+        if made:
+            with contextlib.suppress(Exception):
+                cluster.drop(name)
+
+
+MADE = False  # whether the running test's database has been made
+
+
+def ensure_database() -> None:
+    """The running test's database, made now if it is not yet."""
+    global MADE
+    if RUNNING is not None and CURRENT is not None and not MADE:
+        RUNNING.fresh(name=CURRENT)
+        MADE = True
 
 
 # -- a test's look inside a root's ledger, whichever it is ------------------------------------
@@ -379,6 +410,7 @@ class Sql:
         place = ledger_at(root)
         self.server = not isinstance(place, Path)
         if self.server:
+            ensure_database()
             import psycopg
 
             self.db = psycopg.connect(

@@ -27,7 +27,7 @@ from ehforms.locks import Claims, once
 from ehforms.pipeline import Postroom
 from ehforms.profiles import check_keys
 from helpers import drop, make_root, primary
-from ledgers import PASSWORD, PASSWORD_ROLE
+from ledgers import PASSWORD, PASSWORD_ROLE, ensure_database
 
 SECRET = "s3cret-Value-that-must-not-show"
 
@@ -139,6 +139,7 @@ def test_the_password_from_the_environment_signs_in_and_a_wrong_one_is_said(
 ):
     """The throwaway server asks this role for its password (scram-sha-256)."""
     name = ledger_database.rsplit("/", 1)[1]
+    ensure_database()
     with postgres.admin() as admin:
         admin.execute(f'GRANT ALL ON DATABASE "{name}" TO {PASSWORD_ROLE}')
     import psycopg
