@@ -47,3 +47,14 @@ def council_file(text: str = "") -> str:
         + '\n[contacts]\nemail = "earlyhelp@example.gov.uk"\n'
         'out_of_hours_phone = "0161 496 0999"\ncouncil_phone = "0161 496 0000"\n'
     )
+
+
+# The ledger every test runs against (--ledger=sqlite|postgresql): see tests/ledgers.py.
+from ledgers import (  # noqa: E402
+    ledger_database,  # noqa: F401
+    postgres,  # noqa: F401
+    pytest_addoption,  # noqa: F401
+    pytest_collection_modifyitems,  # noqa: F401
+    pytest_configure,  # noqa: F401
+    pytest_report_header,  # noqa: F401
+)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import sqlite3
 
 import pytest
 from argon2 import PasswordHasher
@@ -28,6 +27,7 @@ from ehforms.accounts import (
 from ehforms.audit import email_hash
 from ehforms.core import Root
 from helpers import make_root
+from ledgers import Sql
 
 START = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
 GOOD = "plum-orbit-lantern-47"
@@ -67,7 +67,7 @@ def root(tmp_path, clock, slept) -> Root:
 
 
 def rows(root: Root, sql: str) -> list[tuple]:
-    db = sqlite3.connect(root.ledger_path)
+    db = Sql(root.path)
     try:
         return db.execute(sql).fetchall()
     finally:
@@ -297,7 +297,7 @@ def test_the_delay_curve():
 def test_a_hash_made_with_other_parameters_is_remade_at_sign_in(root):
     root.accounts.add("a@example.gov.uk", "practitioner", password=GOOD)
     old = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash(GOOD)
-    db = sqlite3.connect(root.ledger_path)
+    db = Sql(root.path)
     db.execute("UPDATE accounts SET password_hash = ?", (old,))
     db.commit()
     db.close()

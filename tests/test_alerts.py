@@ -29,6 +29,7 @@ from ehforms.pipeline import Postroom
 from ehforms.receipts import Receipt
 from ehforms.routing import Priority, Status
 from helpers import drop, make_root
+from ledgers import ledger_at
 
 # what the MARF fixture says of the family: none of it may appear in an email
 PERSONAL = ("Kai", "Morgan", "Lisa", "EH-00388", "2012-06-18", "MC199004", "Sam Reid", "M8 5AB")
@@ -232,7 +233,7 @@ def dispatcher(root: Path, config, ledger: Ledger) -> Dispatcher:
 
 
 def opened(root: Path) -> Ledger:
-    return Ledger(root / ".ehforms" / "ledger.sqlite3")
+    return Ledger(ledger_at(root))
 
 
 T0 = dt.datetime(2026, 11, 24, 9, 0, 30, tzinfo=dt.UTC)

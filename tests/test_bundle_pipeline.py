@@ -493,9 +493,9 @@ def test_a_form_sent_with_attachments_through_the_core_travels_as_a_bundle(root)
     assert (folder_of(path, sent) / "attachments" / ASSESSMENT).exists()
     assert receipts[alone].attachments == () and receipts[alone].sent_by is None
     assert receipts[alone].status == "routed"
-    import sqlite3
+    from ledgers import Sql
 
-    with sqlite3.connect(path / ".ehforms" / "ledger.sqlite3") as db:
+    with Sql(path) as db:
         recorded = dict(db.execute("SELECT submission_id, sent_by FROM submissions"))
     assert recorded == {sid: "sam.worker@example.gov.uk", alone: None}
 

@@ -18,7 +18,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -33,6 +32,7 @@ from pypdf import PdfWriter
 
 from conftest import load_example
 from helpers import drop, make_root, outcomes, primary, sha, wait_for
+from ledgers import Sql
 
 FAST = {
     "EHFORMS_WATCH__BUNDLE_SETTLE_SECONDS": "0.5",
@@ -372,7 +372,7 @@ def assert_exactly_once(root: Path, sent: dict[str, int]) -> None:
         ids = collections.Counter(submission_of(n) for n in names if not n.startswith("."))
         assert [i for i, c in ids.items() if c > 1] == [], f"two folders in {base.name}"
 
-    with contextlib.closing(sqlite3.connect(root / ".ehforms" / "ledger.sqlite3")) as db:
+    with Sql(root) as db:
         rows = db.execute("SELECT submission_id, sha256, state FROM submissions").fetchall()
     per_file = collections.Counter(digest for _, digest, _ in rows)
     assert set(per_file) == set(sent)
@@ -539,3 +539,38 @@ def test_chaos_twenty_sigkills_during_a_burst_lose_nothing_and_double_nothing(wa
         f"(claims in processing/, archived) at each kill: {at_kill}; workers gone after "
         f"(s): {[round(t, 2) for t in worker_exits]}"
     )
+
+
+@pytest.mark.slow
+@pytest.mark.postgresql
+def test_two_watchers_on_one_root_through_a_burst_one_killed_lose_nothing_and_double_nothing(
+    watchers,
+):
+    """Two `ehforms watch` processes share one root and a PostgreSQL ledger (a claim each,
+    locked in the ledger) through a 1,000-form burst; one of them, chosen at random, is
+    SIGKILLed at a random point. The other finishes everything, the dead one's claims too."""
+    root = watchers.root
+    rng = random.Random(20261126)
+    sent: dict[str, int] = {}
+    daemons = [watchers.start(), watchers.start()]
+    forms = 1000
+    kill_after = rng.randint(50, 600)  # outcomes archived before the kill
+    victim = rng.choice(daemons)
+    dropper = threading.Thread(target=drop_forms, args=(root, range(forms), sent))
+    dropper.start()
+    assert wait_for(lambda: len(listing(root, "archive")) >= kill_after, timeout=300), (
+        watchers.tail()
+    )
+    watchers.kill(victim)
+    in_processing = len(listing(root, "processing"))
+    dropper.join()
+    survivor = next(d for d in daemons if d is not victim)
+    assert survivor.poll() is None
+    assert wait_for(lambda: finished(root, len(sent)), timeout=600), (
+        f"{len(listing(root, 'processing'))} claims left in processing/:\n{watchers.tail()}"
+    )
+    survivor.send_signal(signal.SIGTERM)
+    assert survivor.wait(timeout=60) == 0
+    assert len(sent) == forms
+    assert_exactly_once(root, sent)
+    print(f"\nkilled after {kill_after} outcomes, {in_processing} claims in processing/ then")

@@ -4,7 +4,6 @@ two processes adding the same email at once."""
 from __future__ import annotations
 
 import getpass
-import sqlite3
 import subprocess
 import sys
 
@@ -15,6 +14,7 @@ from conftest import RECEIVED, REPO, load_example
 from ehforms.cli import cli
 from ehforms.core import Root
 from helpers import drop, make_root
+from ledgers import Sql
 
 GOOD = "plum-orbit-lantern-47"
 OTHER = "kettle-meadow-quartz-91"
@@ -274,7 +274,7 @@ def test_two_processes_adding_the_same_email_at_once_one_wins(root):
         assert any("There is already an account" in err for _, err in results)
         accounts = Root.open(root, environ={}).accounts
         assert [a.email for a in accounts.list()] == ["same@example.gov.uk"]
-        db = sqlite3.connect(root / ".ehforms" / "ledger.sqlite3")
+        db = Sql(root)
         db.execute("DELETE FROM accounts")
         db.commit()
         db.close()

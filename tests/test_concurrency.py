@@ -16,6 +16,7 @@ from conftest import load_example
 from ehforms.core import Root
 from ehforms.ledger import Ledger
 from helpers import drop, make_root
+from ledgers import ledger_at
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +39,7 @@ def test_a_burst_and_twenty_readers_share_the_ledger(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    ledger_path = tmp_path / ".ehforms" / "ledger.sqlite3"
+    ledger_path = ledger_at(tmp_path)
     errors: list[str] = []
     waits: list[float] = []
     listed: list[int] = []

@@ -83,6 +83,7 @@ def test_a_submitted_form_enters_the_inbox_whole_and_never_replaces_one(root):
     assert odd.parent == root.mailroom.inbox and ".." not in odd.name
 
 
+@pytest.mark.sqlite_only("with a PostgreSQL ledger processes share the root, a claim each (test_postgres)")
 def test_one_process_owns_the_root(root):
     with root.owned(), pytest.raises(RootBusy):
         root.process(workers=1)

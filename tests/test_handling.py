@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import sqlite3
 
 import pytest
 
@@ -15,6 +14,7 @@ from conftest import RECEIVED, load_example
 from ehforms.core import Root
 from ehforms.errors import AlreadyHandled, FolderBusy, NotFinished, NotFound
 from helpers import drop, make_root
+from ledgers import Sql
 
 GOOD = "plum-orbit-lantern-47"
 HUB = "hub@example.gov.uk"
@@ -183,7 +183,7 @@ def test_a_folder_that_cannot_be_moved_stays(root, monkeypatch):
 
 def test_a_form_the_watcher_has_not_finished_cannot_be_marked(root):
     row = waiting(root, "eh-central", "rfas")
-    db = sqlite3.connect(root.ledger_path)
+    db = Sql(root.path)
     db.execute(
         "UPDATE submissions SET state = 'claimed' WHERE submission_id = ?", (row.submission_id,)
     )
@@ -204,7 +204,7 @@ def test_a_folder_copied_in_by_hand_is_found_by_its_name(root):
     # from the receipt alone, a due counts in the primary mailbox only, as status counts
     marf = waiting(root, "mash", "marf")
     shutil.copytree(base.parent / "mash" / marf.folder, base.parent / "triage" / marf.folder)
-    db = sqlite3.connect(root.ledger_path)
+    db = Sql(root.path)
     db.execute("DELETE FROM deliveries WHERE submission_id = ?", (marf.submission_id,))
     db.commit()
     db.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import tempfile
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from ehforms.files import display_name
 from ehforms.names import ignored
 from ehforms.pipeline import Postroom
 from ehforms.setup import init_root
+from ledgers import Sql, own_database
 
 ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be")
 
@@ -76,6 +76,11 @@ inboxes = st.dictionaries(names, contents, min_size=1, max_size=6)
 @given(inbox=inboxes)
 def test_any_inbox_ends_with_one_outcome_per_file_and_risk_in_mash(inbox):
     base = Path(tempfile.mkdtemp(prefix="ehforms-prop-"))
+    with own_database():
+        check_any_inbox(base, inbox)
+
+
+def check_any_inbox(base: Path, inbox) -> None:
     try:
         root = base / "root"
         init_root(root)
@@ -88,7 +93,7 @@ def test_any_inbox_ends_with_one_outcome_per_file_and_risk_in_mash(inbox):
         assert all(r.outcome is not None for r in results)
         assert os.listdir(root / "inbox") == []
         assert os.listdir(root / ".ehforms" / "processing") == []
-        ledger = sqlite3.connect(root / ".ehforms" / "ledger.sqlite3")
+        ledger = Sql(root)
         rows = ledger.execute("SELECT source, state, status, mailboxes FROM submissions").fetchall()
         ledger.close()
         by_source = {source: (state, status, mailboxes) for source, state, status, mailboxes in rows}

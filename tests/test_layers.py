@@ -37,6 +37,7 @@ LAYERS: dict[str, list[str]] = {
         "casefile",
         "report",
         "report_render",
+        "locks",
     ],
     "application": [
         "pipeline",

@@ -44,6 +44,7 @@ def old_ledger(tmp_path) -> Path:
     return path
 
 
+@pytest.mark.sqlite_only("the SQLite file's journal mode")
 def test_a_new_ledger_is_made_at_the_newest_version_in_wal_mode(tmp_path):
     path = tmp_path / "ledger.sqlite3"
     Ledger(path).close()
@@ -55,6 +56,7 @@ def test_a_new_ledger_is_made_at_the_newest_version_in_wal_mode(tmp_path):
     assert (path.stat().st_mode & 0o777) == 0o600
 
 
+@pytest.mark.sqlite_only("ehforms 0.1.0 made SQLite ledgers only")
 def test_a_ledger_made_by_ehforms_0_1_0_upgrades_itself_on_open(old_ledger):
     assert version(old_ledger) is None
     ledger = Ledger(old_ledger)
@@ -78,12 +80,14 @@ def test_a_ledger_made_by_ehforms_0_1_0_upgrades_itself_on_open(old_ledger):
     assert version(old_ledger) == head()
 
 
+@pytest.mark.sqlite_only("ehforms 0.1.0 made SQLite ledgers only")
 def test_a_reader_never_changes_an_old_ledger(old_ledger):
     before = hashlib.sha256(old_ledger.read_bytes()).hexdigest()
     assert [t for t, _ in case_history_at(old_ledger, "MC204811")] == ["transfer", "closure"]
     assert hashlib.sha256(old_ledger.read_bytes()).hexdigest() == before
 
 
+@pytest.mark.sqlite_only("ehforms 0.1.0 made SQLite ledgers only")
 def test_a_root_made_by_0_1_0_still_knows_its_duplicates_after_the_upgrade(tmp_path):
     """The same bytes the old version routed are a duplicate under the new one."""
     config = make_root(tmp_path)
@@ -165,6 +169,7 @@ def test_the_migrations_make_the_schema_the_code_describes(tmp_path):
     engine.dispose()
 
 
+@pytest.mark.sqlite_only("the SQLite file's mode (a server's database is its administrator's)")
 def test_the_state_folder_and_the_ledger_are_the_service_users_alone(tmp_path):
     """web.md: `.ehforms/` is mode 0700 and the ledger 0600 (the share group reads mailboxes,
     never the accounts or the audit trail); its WAL files take the ledger's mode."""
@@ -186,6 +191,7 @@ def test_the_state_folder_and_the_ledger_are_the_service_users_alone(tmp_path):
     assert os.stat(root / "inbox").st_mode & 0o070
 
 
+@pytest.mark.sqlite_only("the SQLite file's mode")
 def test_a_root_made_by_an_earlier_version_is_tightened_when_its_owner_opens_it(tmp_path):
     import os
     import stat

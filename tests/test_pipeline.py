@@ -16,6 +16,7 @@ from ehforms.outcomes import prepare
 from ehforms.pipeline import Postroom
 from ehforms.submission import looks_urgent
 from helpers import drop, make_root, outcomes, primary, sha
+from ledgers import ledger_at
 
 RECEIPT_KEYS = [
     "submission_id",
@@ -186,7 +187,7 @@ def test_a_burst_of_hundreds_of_files_on_two_workers_gets_one_outcome_each(root)
     found = primary(path)
     assert set(found) == set(sent)
     assert all(len(receipts) == 1 for receipts in found.values())
-    ledger = Ledger(path / ".ehforms" / "ledger.sqlite3")
+    ledger = Ledger(ledger_at(path))
     assert sum(ledger.counts().values()) == 300
     assert ledger.in_flight() == []
     assert len(list((path / ".ehforms" / "archive").iterdir())) == 300

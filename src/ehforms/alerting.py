@@ -38,6 +38,7 @@ from ehforms.alerts import (
 from ehforms.alerts import digest_email as make_digest_email
 from ehforms.config import Config
 from ehforms.errors import LedgerError
+from ehforms.locks import once
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -78,9 +79,14 @@ class Dispatcher:
     # -- urgent alerts --
 
     def tick(self, now: dt.datetime) -> list[tuple[str, str, int]]:
-        sent = self.send_alerts(now)
-        sent += self.send_digests(now)
-        return sent
+        """One round; with watchers on several machines (a PostgreSQL ledger), one at a time
+        sends and the others skip the round (ehforms.locks)."""
+        with once(self.queue.engine, "alerts") as mine:
+            if not mine:
+                return []
+            sent = self.send_alerts(now)
+            sent += self.send_digests(now)
+            return sent
 
     def _last_sent(self, mailbox: str) -> dt.datetime | None:
         if mailbox not in self._last:

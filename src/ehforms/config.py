@@ -226,6 +226,11 @@ class Config:
         """[retention] case_days: how long prefill data (and the access it gives) lasts."""
         return self.retention.case_days
 
+    # [ledger] url: "" for the SQLite file in .ehforms/, or a PostgreSQL server's address
+    # (postgresql://user@host:port/database); its password from EHFORMS_LEDGER_PASSWORD only.
+    ledger_url: str = ""
+    ledger_password: str = field(default="", repr=False)
+
     @property
     def mailboxes(self) -> tuple[str, ...]:
         """Every mailbox folder under ``outbox/``, in a stable order."""
@@ -312,6 +317,10 @@ def load_config(root: Path | None = None, environ: Mapping[str, str] | None = No
         merged = over_neutral(read_toml(path))
     merged = deep_merge(merged, env_overrides(environ))
     config = build_config(merged)
+    if config.ledger_url and environ.get("EHFORMS_LEDGER_PASSWORD"):
+        from dataclasses import replace
+
+        config = replace(config, ledger_password=environ["EHFORMS_LEDGER_PASSWORD"])
     if config.alerts is not None and environ.get("EHFORMS_SMTP_PASSWORD"):
         from dataclasses import replace
 
@@ -385,6 +394,39 @@ def _alerts(data: Mapping[str, Any], mailboxes: tuple[str, ...]) -> AlertSetting
         base_url=base_url,
         to=to,
     )
+
+
+# The ledger of a root whose configuration names none: "" is the SQLite file in .ehforms/.
+# (The test suite's --ledger=postgresql points it at a throwaway PostgreSQL database.)
+DEFAULT_LEDGER_URL = ""
+LEDGER_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+
+
+def _ledger_url(data: Mapping[str, Any]) -> str:
+    """``[ledger] url``, checked: "" (the SQLite file in .ehforms/) or a PostgreSQL address
+    without a password (that comes from EHFORMS_LEDGER_PASSWORD; it is never printed)."""
+    from urllib.parse import urlsplit
+
+    url = str(_section(data, "ledger").get("url") or "").strip() or DEFAULT_LEDGER_URL
+    if not url:
+        return ""
+    example = "postgresql://ehforms@db.council.example:5432/ehforms"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError:
+        raise ConfigError(f"ledger.url must be a PostgreSQL address, like {example}") from None
+    if parts.password is not None:
+        raise ConfigError(
+            "A password must not be in ehforms.toml: remove it from ledger.url and set the "
+            "EHFORMS_LEDGER_PASSWORD environment variable instead"
+        )
+    if parts.scheme not in LEDGER_SCHEMES or not parts.hostname or len(parts.path) < 2:
+        raise ConfigError(
+            f"ledger.url must be a PostgreSQL address with a host and a database, like {example} "
+            "(or leave it out for the SQLite ledger in .ehforms/)"
+        )
+    return url
 
 
 def _section(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -548,6 +590,7 @@ def build_config(data: Mapping[str, Any]) -> Config:
             _section(data, "alerts").get("review_days", 90), "alerts.review_days", minimum=1
         ),
         retention=_retention(data),
+        ledger_url=_ledger_url(data),
     )
 
 

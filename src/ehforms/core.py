@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ehforms.accounts import Accounts
     from ehforms.audit import Audit
     from ehforms.casefile import CaseFile
+    from ehforms.database import Where
     from ehforms.handling import FileRef, FormView
     from ehforms.report import Report
     from ehforms.retention import Purged
@@ -186,8 +187,8 @@ class Root:
         from ehforms.ledger import Ledger
 
         with self._opening:  # the web's threads share one
-            if self._reader is None and self.ledger_path.exists():
-                self._reader = Ledger(self.ledger_path, migrate_schema=False)
+            if self._reader is None and self.has_ledger:
+                self._reader = Ledger(self.ledger_at, migrate_schema=False)
             return self._reader
 
     def store(self) -> Engine:
@@ -202,7 +203,7 @@ class Root:
                         f"{self.path} is not a working root: make it with "
                         f"`ehforms init {self.path}`"
                     )
-                self._store = Ledger(self.ledger_path)
+                self._store = Ledger(self.ledger_at)
             return cast("Engine", self._store.engine)
 
     @property
@@ -236,7 +237,24 @@ class Root:
 
     @property
     def ledger_path(self) -> Path:
+        """The SQLite ledger's file (with a PostgreSQL ledger, where it would be)."""
         return self.path / STATE / LEDGER
+
+    @property
+    def ledger_at(self) -> Where:
+        """The root's ledger: the SQLite file, or the PostgreSQL database ``[ledger] url``
+        names."""
+        from ehforms.database import ledger_of
+
+        return ledger_of(self.path / STATE, self.config)
+
+    @property
+    def has_ledger(self) -> bool:
+        """Whether the ledger has been made: the SQLite file exists, or (PostgreSQL) the root
+        has been made (its database is the council's, made by its administrator)."""
+        if self.config.ledger_url:
+            return (self.path / STATE).is_dir()
+        return self.ledger_path.exists()
 
     # -- reading forms (changes nothing) -------------------------------------------------
 
@@ -297,8 +315,7 @@ class Root:
         because = None
         if not made.planned:
             because = (
-                f"it goes to {self.front_door} as a safeguarding concern, and no letter is "
-                "written"
+                f"it goes to {self.front_door} as a safeguarding concern, and no letter is written"
                 if decision.status == REDIRECTED
                 else f"a {validation.form_type} form has none"
             )
@@ -312,7 +329,7 @@ class Root:
     def withheld(self, case_id: str) -> list[str] | None:
         from ehforms.ledger import case_history_at, withheld_in
 
-        return withheld_in(case_history_at(self.ledger_path, case_id))
+        return withheld_in(case_history_at(self.ledger_at, case_id) if self.has_ledger else [])
 
     def practitioner_form(
         self, form_type: str, fmt: str, case_id: str | None = None, *, by: str | None = None
@@ -326,8 +343,9 @@ class Root:
 
         values: dict[str, Any] = {"form_type": form_type}
         if case_id:
-            values = carried(form_type, case_history_at(self.ledger_path, case_id), case_id)
-            if self.ledger_path.exists():  # no ledger: nothing of the family was shown
+            history = case_history_at(self.ledger_at, case_id) if self.has_ledger else []
+            values = carried(form_type, history, case_id)
+            if self.has_ledger:  # no ledger: nothing of the family was shown
                 from ehforms.audit import Action, os_user
 
                 self.audit.record(
@@ -358,7 +376,9 @@ class Root:
 
     @contextmanager
     def owned(self) -> Iterator[None]:
-        """One process at a time works the inbox: a second would take over the first's claims."""
+        """One process at a time works the inbox (a second would take over the first's claims),
+        unless the ledger is PostgreSQL's: then a claim is worked by the process holding its
+        lock in the ledger, and any number may share the root."""
         from filelock import FileLock, Timeout
 
         state = self.path / STATE
@@ -366,6 +386,11 @@ class Root:
             raise RootError(
                 f"{self.path} is not a working root: make it with `ehforms init {self.path}`"
             )
+        if self.config.ledger_url:
+            # a PostgreSQL ledger: several watchers share the root, each claim locked in the
+            # ledger (ehforms.locks), the root's jobs run once
+            yield
+            return
         lock = FileLock(state / LOCK, timeout=0)
         try:
             with lock:

@@ -40,6 +40,10 @@ class LedgerBusy(LedgerError):
     """Another program holds the ledger past the busy timeout: try again later."""
 
 
+class LedgerUnreachable(LedgerError):
+    """The ledger's PostgreSQL server cannot be reached, or refused ehforms' sign-in."""
+
+
 class LedgerFull(LedgerError):
     """The disk holding the ledger is full: try again once there is room."""
 

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 from ehforms import routing
 from ehforms.bundles import Bundle, Limits, read_folder, read_zip
 from ehforms.config import Config
+from ehforms.database import Where, ledger_of
 from ehforms.errors import DeliveryError, LedgerError
 from ehforms.files import NotARegularFile, display_name, open_regular
-from ehforms.mailroom import LEDGER, Claim, Mailroom, Outcome
+from ehforms.mailroom import Claim, Mailroom, Outcome
 from ehforms.outcomes import build, prepare, prepare_bundle
 from ehforms.render import renderer_for
 from ehforms.submission import may_be_urgent
@@ -66,7 +67,7 @@ def _init_worker(root: Path, config: Config) -> None:
     bind_to_parent()
     mailroom = Mailroom(root, config)
     _worker["mailroom"] = mailroom
-    _worker["ledger"] = LazyLedger(mailroom.state / LEDGER)
+    _worker["ledger"] = LazyLedger(ledger_of(mailroom.state, config))
     renderer_for(mailroom.root).warm()
 
 
@@ -153,7 +154,7 @@ class LazyLedger:
     """A worker's view of the ledger, opened the first time it is asked (for a closure's
     withheld list): a burst without closures never loads the database layer in a worker."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Where) -> None:
         self.path = path
         self._ledger: Ledger | None = None
 

@@ -31,10 +31,12 @@ from ehforms.database import (
     _GET,
     _REHASH,
     SEEN,
+    Where,
     _translated,
     case_data,
     deliveries,
     engine_for,
+    exists,
     migrate,
     submissions,
     upserts,
@@ -60,13 +62,13 @@ class Ledger:
 
     def __init__(
         self,
-        path: Path,
+        path: Where,
         timeout: float = 30.0,
         *,
         migrate_schema: bool = True,
     ) -> None:
-        self.path = path
-        if migrate_schema:
+        self.path = path  # the SQLite file, or the PostgreSQL server's URL
+        if migrate_schema and isinstance(path, Path):
             private(path)
         self.engine = engine_for(path, timeout=timeout, owner=migrate_schema)
         self._writer: Connection | None = None
@@ -78,7 +80,7 @@ class Ledger:
         if migrate_schema:
             # immediate: two processes opening a ledger at once migrate one after the other
             with (
-                _translated(),
+                _translated(self.engine),
                 self.engine.connect() as connection,
                 connection.execution_options(immediate=True).begin(),
             ):
@@ -94,7 +96,7 @@ class Ledger:
     def writing(self) -> Iterator[Connection]:
         """One short write transaction, on the writer's own connection (kept open: a burst
         writes once a form, and a connection per write would cost more than the write)."""
-        with _translated():
+        with _translated(self.engine):
             if self._writer is None:
                 self._writer = self.engine.connect().execution_options(immediate=True)
             try:
@@ -108,7 +110,7 @@ class Ledger:
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
-        with _translated(), self.engine.connect() as connection, connection.begin():
+        with _translated(self.engine), self.engine.connect() as connection, connection.begin():
             yield connection
 
     @staticmethod
@@ -466,9 +468,9 @@ def private(path: Path) -> None:
             continue
 
 
-def case_history_at(path: Path, case_id: str) -> History:
+def case_history_at(path: Where, case_id: str) -> History:
     """A case's history from the ledger at ``path``; none when there is no ledger yet."""
-    if not path.exists():
+    if not exists(path):
         return []
     ledger = Ledger(path, migrate_schema=False)
     try:

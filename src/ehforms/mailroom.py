@@ -344,17 +344,23 @@ class Mailroom(MailboxViews):
             received_at_of(submission_id),
         )
 
-    def claims_in_processing(self, *, tidy: bool = True) -> Iterator[Claim]:
+    def claims_in_processing(
+        self, *, tidy: bool = True, tidy_after: float = 0.0
+    ) -> Iterator[Claim]:
         """Claims left by a process that stopped. With ``tidy``, an empty claim folder (a crash
-        between making it and the rename) is removed; without, nothing is changed."""
+        between making it and the rename) is removed once ``tidy_after`` seconds old; without,
+        nothing is changed."""
         if not self.processing.is_dir():
             return
         for home in sorted(self.processing.iterdir()):
             if home.name.startswith(".") or not home.is_dir():
                 continue
-            files = [p for p in home.iterdir() if not p.name.startswith(".")]
+            try:
+                files = [p for p in home.iterdir() if not p.name.startswith(".")]
+            except FileNotFoundError:  # finished (archived) by another watcher meanwhile
+                continue
             if not files:
-                if tidy:
+                if tidy and (tidy_after <= 0 or _older(home, tidy_after)):
                     with contextlib.suppress(OSError):  # markers only: left for the archive
                         home.rmdir()
                 continue
@@ -485,6 +491,13 @@ def original_names(sources: Iterable[str], documents: Iterable[str]) -> list[str
     never a document's name or ``attachments`` (a form sent as ``consent-letter.pdf`` keeps
     its own file as ``consent-letter-2.pdf`` beside the letter made for it)."""
     return list(_unclashed(((name, b"") for name in sources), _reserved(documents)))
+
+
+def _older(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime > seconds
+    except OSError:
+        return False
 
 
 def unclashed_names(names: Iterable[str]) -> list[str]:

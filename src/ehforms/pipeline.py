@@ -22,11 +22,13 @@ from pathlib import Path
 
 from ehforms.bundles import Limits, settle_state
 from ehforms.config import Config
+from ehforms.database import ledger_of
 from ehforms.errors import ClaimError
 from ehforms.files import NotARegularFile, open_regular
 from ehforms.jobs import Job, Result, _init_worker, _ready, job_for, log_safe, work
 from ehforms.ledger import Ledger
-from ehforms.mailroom import LEDGER, Claim, Mailroom
+from ehforms.locks import Claims
+from ehforms.mailroom import Claim, Mailroom
 from ehforms.outcomes import utcnow
 from ehforms.retries import Retry, _claim_reason, _unreadable, fault_lines, note, urgent_first
 from ehforms.routing import FAILURES_ALLOWED
@@ -39,6 +41,9 @@ log = logging.getLogger("ehforms")
 # Delivered outcomes are recorded in the ledger this many at a time (and at the end of each
 # group of jobs), in one transaction.
 RECORD_EVERY = 32
+# several watchers on one root: an empty claim folder is removed once this old (another
+# watcher may be between making it and renaming its file in)
+TIDY_SHARED_SECONDS = 60.0
 
 
 @dataclass
@@ -68,14 +73,19 @@ class Postroom:
     def __post_init__(self) -> None:
         self.mailroom = Mailroom(self.root, self.config)
         self.mailroom.check()
-        self.ledger = Ledger(self.mailroom.state / LEDGER, timeout=self.ledger_timeout)
+        self.ledger = Ledger(
+            ledger_of(self.mailroom.state, self.config), timeout=self.ledger_timeout
+        )
         if self.config.alerts is not None:  # urgent outcomes queue alerts (ehforms.alerts)
             self.ledger.alert_to = frozenset(self.config.alerts.to)
+        # the claims this process works (several watchers share a root on PostgreSQL)
+        self.claims = Claims(self.ledger.engine)
 
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        self.claims.close()
         self.ledger.close()
 
     def __enter__(self) -> Postroom:
@@ -149,6 +159,8 @@ class Postroom:
             self.inbox_faults.pop(path, None)
             if claim is None:
                 return None
+            if not self.claims.take(claim.submission_id):
+                return None  # another watcher found it in processing/ first: it finishes it
             try:
                 return self._job(claim, fd)
             except OSError as error:  # claimed already: finished from processing/ later
@@ -182,13 +194,21 @@ class Postroom:
     def recovered(self, now: float) -> list[Job]:
         """Claims left in ``processing/`` (a stop, a crash, a failed delivery) that are due."""
         jobs = []
-        for claim in self.mailroom.claims_in_processing():
+        # with other watchers, an empty claim folder may be one being filled: left a while
+        quiet = TIDY_SHARED_SECONDS if self.claims.shared else 0.0
+        for claim in self.mailroom.claims_in_processing(tidy_after=quiet):
             retry = self.retries.get(claim.submission_id)
             if retry is not None and retry.not_before > now:
+                continue
+            if not self.claims.take(claim.submission_id):
+                continue  # another watcher works it (or is finishing it)
+            if not claim.path.parent.is_dir():  # finished by another watcher meanwhile
+                self.claims.release(claim.submission_id)
                 continue
             seen = self.ledger.get(claim.submission_id)
             if seen is not None and seen.state == "done":
                 self._archive(claim)  # stopped after the ledger, before archive
+                self.claims.release(claim.submission_id)
                 continue
             try:
                 job = self._job(claim)
@@ -404,6 +424,7 @@ class Postroom:
             outcome = result.outcome
             assert outcome is not None
             self._archive(result.claim)
+            self.claims.release(result.claim.submission_id)
             # what is written is written: keep only the receipt, so a backlog costs no memory
             result.outcome = dataclasses.replace(
                 outcome, form_json=None, documents=None, case_data=None

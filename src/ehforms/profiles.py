@@ -202,6 +202,8 @@ KNOWN: dict[str, Any] = {
         "trusted_proxy": None,
         "listing_seconds": None,
     },
+    # where the ledger lives: the SQLite file in .ehforms/ unless a PostgreSQL url is given
+    "ledger": {"url": None},
     "retention": {
         "done_days": None,
         "rejected_days": None,
@@ -231,10 +233,11 @@ def check_keys(data: Mapping[str, Any], known: Mapping[str, Any] = KNOWN, path: 
     for key, value in data.items():
         name = _name(path, str(key))
         if "password" in str(key).lower():  # never printed: the value is a secret
-            secret = "EHFORMS_SMTP_PASSWORD" if path == "alerts" else "an environment variable"
+            secret = {"alerts": "EHFORMS_SMTP_PASSWORD", "ledger": "EHFORMS_LEDGER_PASSWORD"}.get(
+                path, "an environment variable"
+            )
             raise ConfigError(
-                f"A password must not be in ehforms.toml: remove {name} and set {secret} "
-                "instead"
+                f"A password must not be in ehforms.toml: remove {name} and set {secret} instead"
             )
         if key in known:
             spec = known[key]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ledgers import keep_ledger
 from web.web_support import build, clone
 
 SAMPLES = Path(__file__).parents[2] / "src" / "ehforms" / "samples"
@@ -14,7 +15,9 @@ SAMPLES = Path(__file__).parents[2] / "src" / "ehforms" / "samples"
 @pytest.fixture(scope="session")
 def web_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The processed root with accounts, made once; tests use a copy (``web_root``)."""
-    return build(tmp_path_factory.mktemp("web-template") / "root", SAMPLES)
+    folder = tmp_path_factory.mktemp("web-template") / "root"
+    with keep_ledger(folder):  # on PostgreSQL, a database of its own
+        return build(folder, SAMPLES)
 
 
 @pytest.fixture

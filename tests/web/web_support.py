@@ -14,6 +14,7 @@ from typing import Any
 from ehforms.accounts import Role
 from ehforms.core import Root
 from ehforms.web import create_app
+from ledgers import copy_ledger
 
 RECEIVED = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
 PASSWORD = "Tangerine-Lamp-Orbit-42"
@@ -55,6 +56,7 @@ def build(folder: Path, samples: Path) -> Path:
 
 def clone(template: Path, target: Path) -> Path:
     shutil.copytree(template, target, symlinks=True)
+    copy_ledger(template, target)  # the ledger with it (a PostgreSQL one is not in the folder)
     return target
 
 

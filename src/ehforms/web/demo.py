@@ -41,7 +41,7 @@ def prepare(path: Path) -> list[str]:
             f"Demo accounts are made only in the demo root, {CHECKOUT}: not in {path}"
         )
     root = Root.open(path)
-    if not root.ledger_path.exists():
+    if not root.has_ledger:
         root.demo(dt.datetime.fromisoformat(DEMO_TIME))
     lines = []
     for email, role, mailboxes in demo_accounts(root):
