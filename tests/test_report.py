@@ -29,6 +29,7 @@ from ehforms.receipts import Receipt
 from ehforms.report import CSV_COLUMNS, csv_text, starts_at, week_starts
 from ehforms.report_render import style_hashes
 from ehforms.routing import Priority, Status
+from ledgers import copy_ledger, keep_ledger
 
 LONDON = "Europe/London"
 AT = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)  # a Thursday
@@ -110,19 +111,22 @@ def fill(path: Path) -> None:
 @pytest.fixture(scope="module")
 def template_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("report") / "root"
-    init(folder)
-    fill(folder / ".ehforms" / "ledger.sqlite3")
+    with keep_ledger(folder):  # under PostgreSQL, a database kept for the copies below
+        init(folder)
+        fill(folder / ".ehforms" / "ledger.sqlite3")
     return folder
 
 
 @pytest.fixture
 def root(template_root: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(template_root, tmp_path / "root", symlinks=True))
+    copied = Path(shutil.copytree(template_root, tmp_path / "root", symlinks=True))
+    copy_ledger(template_root, copied)
+    return copied
 
 
-@pytest.fixture(scope="module")
-def report(template_root: Path):
-    with Root.open(template_root) as opened:
+@pytest.fixture
+def report(root: Path):
+    with Root.open(root) as opened:
         assert opened.config.timezone.key == LONDON
         return opened.report(8, AT)
 
@@ -277,10 +281,10 @@ def test_the_csv_has_the_contracts_columns_and_every_row(report):
     )
 
 
-def test_ehforms_report_csv_prints_exactly_the_csv(template_root):
+def test_ehforms_report_csv_prints_exactly_the_csv(root):
     result = CliRunner().invoke(
         cli,
-        ["report", "--root", str(template_root), "--format", "csv", "--now", AT.isoformat()],
+        ["report", "--root", str(root), "--format", "csv", "--now", AT.isoformat()],
     )
     assert result.exit_code == 0, result.output
     assert result.stdout_bytes.decode("utf-8") == expected_csv()
@@ -317,8 +321,8 @@ def test_a_root_without_a_ledger_reports_zeros(tmp_path):
 # -- the page and the PDF --------------------------------------------------------------------
 
 
-def test_the_html_has_an_svg_chart_with_a_title_and_a_table_for_each_figure(report, template_root):
-    with Root.open(template_root) as opened:
+def test_the_html_has_an_svg_chart_with_a_title_and_a_table_for_each_figure(report, root):
+    with Root.open(root) as opened:
         body = str(opened.report_as(report, "html", {"mash": "MASH"}))
     assert body.count("<svg") == 5
     titles = re.findall(r'<svg[^>]*role="img"[^>]*><title>([^<]+)</title>', body)
@@ -346,9 +350,9 @@ def test_the_html_has_an_svg_chart_with_a_title_and_a_table_for_each_figure(repo
     assert len(style_hashes(body)) == 5  # each chart's own style, allowed by its hash
 
 
-def test_ehforms_report_html_is_a_page_of_its_own(template_root):
+def test_ehforms_report_html_is_a_page_of_its_own(root):
     result = CliRunner().invoke(
-        cli, ["report", "--root", str(template_root), "--now", AT.isoformat()]
+        cli, ["report", "--root", str(root), "--now", AT.isoformat()]
     )
     assert result.exit_code == 0, result.output
     page = result.stdout
@@ -357,11 +361,11 @@ def test_ehforms_report_html_is_a_page_of_its_own(template_root):
     assert page.count("<svg") == 5
 
 
-def test_the_pdf_is_the_same_report_through_weasyprint(template_root, tmp_path):
+def test_the_pdf_is_the_same_report_through_weasyprint(root, tmp_path):
     target = tmp_path / "report.pdf"
     result = CliRunner().invoke(
         cli,
-        ["report", "--root", str(template_root), "--format", "pdf", "--now", AT.isoformat()]
+        ["report", "--root", str(root), "--format", "pdf", "--now", AT.isoformat()]
         + ["-o", str(target)],
     )
     assert result.exit_code == 0, result.output
@@ -400,7 +404,7 @@ def test_the_pdf_is_the_same_report_through_weasyprint(template_root, tmp_path):
         assert image.stat().st_size > 10_000  # a page with charts on it, not a blank one
 
 
-def test_a_pdf_is_not_written_to_a_terminal(template_root, monkeypatch, capsys):
+def test_a_pdf_is_not_written_to_a_terminal(root, monkeypatch, capsys):
     import sys
 
     class Terminal(io.BytesIO):
@@ -412,7 +416,7 @@ def test_a_pdf_is_not_written_to_a_terminal(template_root, monkeypatch, capsys):
 
     monkeypatch.setattr(sys, "stdout", Stdout())
     with pytest.raises(SystemExit) as stopped:
-        cli.main(["report", "--root", str(template_root), "--format", "pdf"], prog_name="ehforms")
+        cli.main(["report", "--root", str(root), "--format", "pdf"], prog_name="ehforms")
     assert stopped.value.code == 2
     assert Stdout.buffer.getvalue() == b""
     assert "A PDF is not written to a terminal: give -o FILE" in capsys.readouterr().err
