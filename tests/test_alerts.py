@@ -858,12 +858,12 @@ class TestReview:
                 ledger.close()
         (message,) = server.messages
         assert message["message"]["Subject"] == (
-            "Overdue in the eh-central mailbox: 1 form (Friday 27 November 2026)"
+            "Overdue in the Central Early Help Hub mailbox: 1 form (Friday 27 November 2026)"
         )
         body = message["message"].get_content()
-        assert "1 form in the eh-central mailbox is overdue." in body
+        assert "1 form in the Central Early Help Hub mailbox is overdue." in body
         assert (
-            "2 forms in the eh-central mailbox have waited more than 2 days. Nothing deletes "
+            "2 forms in the Central Early Help Hub mailbox have waited more than 2 days. Nothing deletes "
             "them: review whether each is still needed." in body
         )
         assert body.count("Request for Additional Services") == 1  # waited long, not overdue

@@ -136,7 +136,7 @@ class Dispatcher:
             message_id,
             now,
             repeated=repeated,
-            shown=self.config.council.display(mailbox),
+            shown=self.config.mailbox_name(mailbox),
         )
         self.queue.sending(mailbox, ids, message_id)
         try:
@@ -239,7 +239,7 @@ class Dispatcher:
             now,
             repeated=repeated,
             review_days=self.config.review_days,
-            shown=self.config.council.display(digest.mailbox),
+            shown=self.config.mailbox_name(digest.mailbox),
         )
         self.queue.digest_sending(digest, message_id)
         try:

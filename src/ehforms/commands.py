@@ -437,14 +437,13 @@ def report(root: Path, weeks: int, fmt: str, output: Path | None, at: str | None
     ledger). Weeks start Monday 00:00 in the council's time zone; the current week is the
     last, up to now."""
     from ehforms.cli import parse_time
-    from ehforms.web.present import mailbox_name
 
     opened = open_root(root)
     made = opened.report(weeks, parse_time(at))
     if fmt == "csv":
         content: str | bytes = opened.report_as(made, "csv")
     else:
-        names = {m: mailbox_name(opened.config, m) for m in opened.config.mailboxes}
+        names = {m: opened.config.mailbox_name(m) for m in opened.config.mailboxes}
         content = opened.report_as(made, "page" if fmt == "html" else fmt, names)
     data = content.encode("utf-8") if isinstance(content, str) else content
     if output is None:

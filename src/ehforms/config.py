@@ -231,6 +231,22 @@ class Config:
     ledger_url: str = ""
     ledger_password: str = field(default="", repr=False)
 
+    def mailbox_name(self, mailbox: str) -> str:
+        """The name a person knows a mailbox by (pages, emails, reports): its
+        ``[mailboxes.<folder>] display_name``, else its hub's name, else its folder in words."""
+        named = self.council.display(mailbox)
+        if named and named != mailbox:
+            return named
+        for hub in self.hubs:
+            if mailbox == hub.eh_mailbox:
+                return hub.name
+            if mailbox == hub.sw_mailbox:
+                return f"{hub.name} (social work)"
+        if mailbox == self.mash_mailbox:
+            return "MASH"
+        words = mailbox.replace("_", " ").strip()
+        return words[:1].upper() + words[1:]
+
     @property
     def mailboxes(self) -> tuple[str, ...]:
         """Every mailbox folder under ``outbox/``, in a stable order."""

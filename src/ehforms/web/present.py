@@ -51,18 +51,8 @@ def form_name(form_type: str | None) -> str:
 
 
 def mailbox_name(config: Config, mailbox: str) -> str:
-    """The name a person knows a mailbox by."""
-    named = config.council.display(mailbox)  # [mailboxes.<folder>] display_name
-    if named and named != mailbox:
-        return named
-    for hub in config.hubs:
-        if mailbox == hub.eh_mailbox:
-            return hub.name
-        if mailbox == hub.sw_mailbox:
-            return f"{hub.name} (social work)"
-    if mailbox == config.mash_mailbox:
-        return "MASH"
-    return words(mailbox)
+    """The name a person knows a mailbox by (the contract layer decides it)."""
+    return config.mailbox_name(mailbox)
 
 
 def when(value: dt.datetime | None, zone: ZoneInfo) -> str:
