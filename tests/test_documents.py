@@ -385,3 +385,24 @@ def test_a_docx_template_is_compiled_once_and_a_councils_edit_is_seen(tmp_path):
     edited.save(str(folder / "form.docx"))
     third = Document(io.BytesIO(renderer.docx("form", context)))
     assert "Edited by the council" in "\n".join(p.text for p in third.paragraphs)
+
+
+def test_a_pro_forma_for_a_child_with_no_person_id(tmp_path):
+    # the contract makes a child's person_id optional: a child new to the case system has
+    # none, and the allocations pro forma is still made (without the id)
+    form = load_example("transfer")
+    for child in form["children"]:
+        child.pop("person_id", None)
+    checked = validate(form, RECEIVED)
+    assert checked.valid, checked.errors
+    config = load_config(None, environ={})
+    (planned,) = [
+        d
+        for d in plan("transfer", checked.data, route(checked, config, RECEIVED), config, RECEIVED)
+        if d.name == "allocations-pro-forma"
+    ]
+    made = renderer_for(None).document(planned.name, planned.context, max_pages=2)
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(made.pdf)).pages)
+    child = form["children"][0]
+    assert f"{child['given_name']} {child['family_name']}" in text
+    assert docx_text(made.docx).count(child["given_name"]) >= 1

@@ -214,7 +214,9 @@ def pro_forma(
         {
             **_common(data, config, received_at),
             "title": TITLES[PRO_FORMA],
-            "subject": data["children"][0],
+            # the child the pro forma is about; a person id is optional (a child new to the
+            # case system has none)
+            "subject": {"person_id": "", **data["children"][0]},
             "subject_name": f"{data['children'][0]['given_name']} "
             f"{data['children'][0]['family_name']}",
             "people": _people(data["children"], data.get("family", []), day),
