@@ -286,8 +286,13 @@ def copy_ledger(template: Path, target: Path) -> None:
     copy = KEPT[target] = RUNNING.fresh(template=name)
     settings = target / "ehforms.toml"
     text = settings.read_text(encoding="utf-8") if settings.exists() else ""
-    assert "[ledger]" not in text, "a kept root names no ledger of its own"
-    settings.write_text(text + f'\n[ledger]\nurl = "{RUNNING.url(copy)}"\n', encoding="utf-8")
+    named = f'[ledger]\nurl = "{RUNNING.url(copy)}"'
+    if '[ledger]\nurl = ""' in text:  # a profile's own table, the SQLite default in it
+        text = text.replace('[ledger]\nurl = ""', named)
+    else:
+        assert "[ledger]" not in text, "a kept root names no ledger of its own"
+        text += f"\n{named}\n"
+    settings.write_text(text, encoding="utf-8")
 
 
 @contextlib.contextmanager

@@ -315,7 +315,8 @@ class Root:
         because = None
         if not made.planned:
             because = (
-                f"it goes to {self.front_door} as a safeguarding concern, and no letter is written"
+                f"it goes to {self.front_door} as a safeguarding concern, and no letter is "
+                "written"
                 if decision.status == REDIRECTED
                 else f"a {validation.form_type} form has none"
             )
