@@ -33,6 +33,7 @@ LAYERS: dict[str, list[str]] = {
         "accounts",
         "audit",
         "alerts",
+        "practice",
     ],
     "application": [
         "pipeline",
@@ -44,6 +45,7 @@ LAYERS: dict[str, list[str]] = {
         "handling",
         "overrides",
         "alerting",
+        "practitioners",
     ],
     "faces": ["cli", "commands", "present", "__main__", "web"],
 }

@@ -104,3 +104,13 @@ class SessionEnded(EhformsError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__("You have been signed out")
+
+
+class CaseRefused(EhformsError):
+    """A prefill look-up refused: an unknown case, a case the person does not work on, a
+    date of birth that matches no child on it, or a family that withdrew consent. One class
+    and one message for all, so a refusal reveals nothing."""
+
+
+class TooManyTries(EhformsError):
+    """A person has made as many prefill look-ups as an hour allows."""
