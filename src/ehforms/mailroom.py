@@ -366,6 +366,10 @@ class Mailroom(MailboxViews):
         if home.parent != self.state / INCOMING or not home.is_dir():
             raise RootError("Refused to arrange a folder outside .ehforms/incoming")
         name = safe_file_name(form[0])
+        kept = {form[1], *(path for _, path in attachments)}
+        for other in home.iterdir():  # a part the browser sent empty (no file chosen)
+            if other not in kept:
+                other.unlink()
         if not attachments:
             entry = home / name
             os.rename(form[1], entry)

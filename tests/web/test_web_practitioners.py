@@ -81,7 +81,10 @@ def send(client, form: tuple[str, bytes] | None, attachments=(), **extra):
     page = client.get("/send")
     data: dict = {"csrf_token": csrf_token(text(page)), **extra}
     data["form"] = (io.BytesIO(form[1]), form[0]) if form else (io.BytesIO(b""), "")
-    data["attachments"] = [(io.BytesIO(body), name) for name, body in attachments]
+    # as a browser sends it: an empty part for a file field with nothing chosen
+    data["attachments"] = [(io.BytesIO(body), name) for name, body in attachments] or [
+        (io.BytesIO(b""), "")
+    ]
     return post_multipart(client, data)
 
 

@@ -54,7 +54,7 @@ class UploadRequest(Request):
     def opened(self) -> list[IO[bytes]]:
         if "_opened" not in self.__dict__:
             self.__dict__["_opened"] = []
-        return self.__dict__["_opened"]  # type: ignore[no-any-return]
+        return self.__dict__["_opened"]
 
     def close_uploads(self) -> None:
         """Every file streamed so far closed (the parse may have stopped half-way)."""
