@@ -5,7 +5,6 @@ each page (no serious or critical finding), a screenshot of each under build/scr
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import io
 import json
 import threading
@@ -216,7 +215,6 @@ def test_a_practitioner_refers_prefills_a_transfer_fills_it_and_sends_it(tab, tm
     tab.get_by_role("heading", name="Form sent").wait_for()
     status = wait_for_status(tab, "Transfer to Early Help", "Sent to")
     assert status.startswith("Sent to")
-    folder = Path(tab.context.pages[0].url and "") or None  # noqa: F841 - the page only
     check(tab, "sent-routed")
 
 
@@ -272,4 +270,3 @@ def test_a_risk_notification_with_missing_fields_still_goes_to_mash(tab, tmp_pat
     assert tab.get_by_text("went to MASH").is_visible()
     check(tab, "form-sent-mash")
     assert wait_for_status(tab, "EH-81003", "Sent to") == "Sent to MASH"
-    _ = dt  # dates are typed as text above
