@@ -184,6 +184,7 @@ def _claims_handler_class() -> type:
 
     return ClaimEvents
 
+
 class Watcher:
     """Runs until ``stop`` is set. ``polling`` (seconds) polls instead of native events."""
 

@@ -45,9 +45,8 @@ def template_folders(root: Path) -> list[str]:
 
 
 def navigation(role: Role | None) -> list[tuple[str, str]]:
-    """The header's links by role (web.md), as (text, endpoint), for the pages that exist.
-    Practitioners' "Get a form", "Send a form", "Your forms" and managers' "Reports" come
-    with their pages (issue 12 and after)."""
+    """The header's links by role (web.md), as (text, endpoint), for the pages that exist
+    (managers' "Reports" comes with its page)."""
     people = [
         ("Get a form", "practitioners.forms"),
         ("Send a form", "practitioners.send"),
