@@ -38,6 +38,7 @@ LAYERS: dict[str, list[str]] = {
         "report",
         "report_render",
         "locks",
+        "practice",
     ],
     "application": [
         "pipeline",
@@ -49,6 +50,7 @@ LAYERS: dict[str, list[str]] = {
         "handling",
         "overrides",
         "alerting",
+        "practitioners",
     ],
     "faces": ["cli", "commands", "present", "__main__", "web"],
 }

@@ -762,5 +762,76 @@ class Root:
         return found, written
 
 
+    # -- the practitioners' pages (see ehforms.practitioners) ---------------------------
+
+    def case_history(self, case_id: str) -> list[tuple[str, Any]]:
+        """What routed forms said of a case, oldest first (none without a ledger)."""
+        from ehforms.ledger import case_history_at
+
+        return case_history_at(self.ledger_path, case_id)
+
+    def prefill(
+        self,
+        account: Any,
+        form_type: str,
+        fmt: str,
+        case_id: str,
+        date_of_birth: dt.date,
+        at: dt.datetime | None = None,
+    ) -> tuple[str, bytes]:
+        """A form prefilled for a case ``account`` works on: CaseRefused (one for every
+        reason), TooManyTries after ten look-ups in an hour."""
+        from ehforms.practitioners import prefill
+
+        return prefill(self, account, form_type, fmt, case_id, date_of_birth, at or now())
+
+    def allow_prefill(self, mailbox: str, submission_id: str, email: str, *, by: str) -> None:
+        from ehforms.practitioners import allow_prefill
+
+        allow_prefill(self, mailbox, submission_id, email, by=by)
+
+    def prefill_allowed(self, mailbox: str, submission_id: str) -> set[str]:
+        from ehforms.practitioners import practice
+
+        return practice(self).allowed(submission_id, mailbox)
+
+    def incoming(self, at: dt.datetime | None = None) -> tuple[str, Path]:
+        """A new submission id and the private folder to stream a sent form into."""
+        from ehforms.practitioners import incoming
+
+        return incoming(self, at or now())
+
+    def send_upload(self, upload: Any, *, sent_by: str) -> Any:
+        """A streamed form checked and, unless it has problems (or whatever they are, when it
+        is a safeguarding concern), claimed for the watcher (``practitioners.Sending``)."""
+        from ehforms.practitioners import send
+
+        return send(self, upload, sent_by)
+
+    def discard_upload(self, home: Path) -> None:
+        self.mailroom.discard_incoming(home)
+
+    def sent_forms(self, email: str) -> list[Any]:
+        from ehforms.practitioners import sent_forms
+
+        return sent_forms(self, email)
+
+    def sent_form(self, email: str, submission_id: str) -> Any:
+        from ehforms.practitioners import sent_form
+
+        return sent_form(self, email, submission_id)
+
+    def taken(self, submission_id: str) -> bool:
+        """Whether the watcher has taken a sent form."""
+        from ehforms.practitioners import taken
+
+        return taken(self, submission_id)
+
+    def watcher_alive(self, at: dt.datetime | None = None) -> bool:
+        from ehforms.practitioners import watcher_alive
+
+        return watcher_alive(self, at or now())
+
+
 def worker_count(workers: int | None) -> int:
     return workers or os.cpu_count() or 1

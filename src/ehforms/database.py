@@ -201,6 +201,34 @@ sa.Index(
 )
 
 
+# -- the practitioners' pages (ehforms.practice): what each person sent, and prefill allowed --
+
+sent = sa.Table(
+    "sent",
+    metadata,
+    # written by the web when a form is sent, before the watcher has seen it
+    sa.Column("submission_id", sa.Text, primary_key=True),
+    sa.Column("sent_by", sa.Text, nullable=False),  # the account (trimmed, lower-cased)
+    sa.Column("sent_at", sa.Text, nullable=False),  # the time of receipt
+    sa.Column("form_type", sa.Text),  # as the check on /send read it
+    sa.Column("case_id", sa.Text),
+)
+sa.Index("sent_by_at", sent.c.sent_by, sent.c.sent_at)
+
+prefill_allowed = sa.Table(
+    "prefill_allowed",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.Text, nullable=False),  # who may now prefill the case
+    sa.Column("case_id", sa.Text, nullable=False),
+    sa.Column("allowed_by", sa.Text, nullable=False),  # the hub user who pressed the button
+    sa.Column("allowed_at", sa.Text, nullable=False),
+    sa.Column("submission_id", sa.Text, nullable=False),  # the form it was allowed from
+    sa.Column("mailbox", sa.Text, nullable=False),
+)
+sa.Index("prefill_allowed_email", prefill_allowed.c.email, prefill_allowed.c.case_id)
+
+
 SQLITE_FILE = "ledger.sqlite3"  # in the root's .ehforms/ (mailroom.LEDGER)
 
 # Where a ledger is: the SQLite file's path, or a PostgreSQL server's URL (password set).
@@ -361,7 +389,7 @@ def _first_line(orig: BaseException | None) -> str:
 
 
 # The newest migration: a ledger already at it is opened without loading Alembic at all.
-HEAD = "0007"
+HEAD = "0008"
 
 
 def _at_head(connection: Connection) -> bool:

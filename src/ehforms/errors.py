@@ -116,3 +116,13 @@ class SessionEnded(EhformsError):
 class ExportRefused(EhformsError):
     """A case export cannot go where it was asked to (a link, a folder not empty, inside the
     working root): the message says what to do."""
+
+
+class CaseRefused(EhformsError):
+    """A prefill look-up refused: an unknown case, a case the person does not work on, a
+    date of birth that matches no child on it, or a family that withdrew consent. One class
+    and one message for all, so a refusal reveals nothing."""
+
+
+class TooManyTries(EhformsError):
+    """A person has made as many prefill look-ups as an hour allows."""

@@ -344,6 +344,63 @@ class Mailroom(MailboxViews):
             received_at_of(submission_id),
         )
 
+    # -- a form streamed in by the web's /send, in parts ------------------------------------
+
+    def incoming_home(self, received_at: dt.datetime) -> tuple[str, Path]:
+        """A new submission id and its private folder ``.ehforms/incoming/<id>/`` (0700), for
+        the web to stream a form and its attachments into before they are checked."""
+        submission_id = new_submission_id(received_at)
+        incoming = self.state / INCOMING
+        self.mkdir(incoming)
+        set_mode(incoming, 0o700)
+        home = incoming / submission_id
+        home.mkdir(mode=0o700)
+        return submission_id, home
+
+    def arrange_incoming(
+        self, home: Path, form: tuple[str, Path], attachments: list[tuple[str, Path]]
+    ) -> Path:
+        """The streamed files put as ``accept`` writes them (renamed, never copied, inside
+        ``home``): a lone form as ``<safe name>``; with attachments, a bundle's folder named
+        as the form, holding the form and its attachments under safe names that never clash.
+        Returns the entry to check and claim."""
+        if home.parent != self.state / INCOMING or not home.is_dir():
+            raise RootError("Refused to arrange a folder outside .ehforms/incoming")
+        name = safe_file_name(form[0])
+        kept = {form[1], *(path for _, path in attachments)}
+        for other in home.iterdir():  # a part the browser sent empty (no file chosen)
+            if other not in kept:
+                other.unlink()
+        if not attachments:
+            entry = home / name
+            os.rename(form[1], entry)
+            return entry
+        folder = home / name
+        folder.mkdir(mode=0o700)
+        files = [(form[0], form[1]), *attachments]
+        names = _unclashed([(n, b"") for n, _ in files])
+        for safe, (_, path) in zip(names, files, strict=True):
+            os.rename(path, folder / safe)
+        return folder
+
+    def claim_incoming(self, home: Path, entry: Path, sent_by: str | None) -> Claim:
+        """The arranged folder renamed into ``processing/``: the claim, whole at once."""
+        submission_id = home.name
+        self.mkdir(self.processing)
+        if sent_by is not None:
+            self.write_file(home / SENT_BY, sent_by.encode("utf-8"))
+        os.rename(home, self.processing / submission_id)
+        return Claim(
+            submission_id,
+            self.processing / submission_id / entry.name,
+            received_at_of(submission_id),
+        )
+
+    def discard_incoming(self, home: Path) -> None:
+        """A send refused (or broken off): its streamed files removed."""
+        if home.parent == self.state / INCOMING:
+            shutil.rmtree(home, ignore_errors=True)
+
     def claims_in_processing(
         self, *, tidy: bool = True, tidy_after: float = 0.0
     ) -> Iterator[Claim]:

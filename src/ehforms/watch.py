@@ -151,6 +151,41 @@ def _watchdog_handler_class() -> type:
     return InboxEvents
 
 
+# The hint that a claim arrived in processing/ (a form sent from the web pages): no file.
+CLAIMED = Path("\0claimed")
+
+
+def _claims_handler_class() -> type:
+    from watchdog.events import FileSystemEventHandler
+
+    class ClaimEvents(FileSystemEventHandler):
+        """Wakes the loop when a folder is renamed into ``processing/``: the web's ``/send``
+        claims a form there, and the watcher finishes it at once, not at the next rescan."""
+
+        def __init__(self, processing: Path, hints: queue.Queue[tuple[Path, bool]]) -> None:
+            self.processing = processing
+            self.hints = hints
+
+        def dispatch(self, event: Any) -> None:
+            with contextlib.suppress(Exception):  # the rescan catches up with anything missed
+                super().dispatch(event)
+
+        def _arrived(self, raw: Any) -> None:
+            path = Path(os.fsdecode(raw))
+            if path.parent == self.processing and not path.name.startswith("."):
+                self.hints.put((CLAIMED, True))
+
+        def on_created(self, event: Any) -> None:
+            if event.is_directory:
+                self._arrived(event.src_path)
+
+        def on_moved(self, event: Any) -> None:
+            if event.is_directory:
+                self._arrived(event.dest_path)
+
+    return ClaimEvents
+
+
 class Watcher:
     """Runs until ``stop`` is set. ``polling`` (seconds) polls instead of native events."""
 
@@ -203,6 +238,9 @@ class Watcher:
             _shorten_move_pairing()
         observer = PollingObserver(timeout=self.polling) if self.polling else Observer()
         observer.schedule(_watchdog_handler_class()(self.inbox, self.hints), str(self.inbox))
+        processing = self.postroom.mailroom.processing
+        if processing.is_dir():  # a form sent from the web pages, claimed: finish it at once
+            observer.schedule(_claims_handler_class()(processing, self.hints), str(processing))
         observer.daemon = True
         try:
             observer.start()
@@ -327,6 +365,9 @@ class Watcher:
                 path, closed = self.hints.get_nowait()
             except queue.Empty:
                 return
+            if path == CLAIMED:
+                self._claims_waiting = True
+                continue
             self.settling.observe(path, now, closed=closed)
 
     def _stranded(self, now: float) -> bool:

@@ -386,7 +386,7 @@ def test_no_personal_data_in_any_address_or_log_line(web_root, caplog):
         assert word not in logged, word
 
 
-@pytest.mark.parametrize("name", ["home.html", "mailboxes.html"])
+@pytest.mark.parametrize("name", ["forms.html", "mailboxes.html"])
 def test_a_councils_own_templates_win(web_root, name):
     own = web_root / "templates" / "web"
     own.mkdir(parents=True, exist_ok=True)
@@ -396,8 +396,8 @@ def test_a_councils_own_templates_win(web_root, name):
         encoding="utf-8",
     )
     client = signed_in(web_root, HUB)
-    path = "/" if name == "home.html" else "/mailboxes"
-    if name == "home.html":
+    path = "/forms" if name == "forms.html" else "/mailboxes"
+    if name == "forms.html":
         client = app_for(web_root).test_client()
         sign_in(client, "practitioner@example.gov.uk")
     assert "<h1>Our own page</h1>" in text(client.get(path))

@@ -25,6 +25,7 @@ from ehforms.content import TEMPLATES, builtin_templates
 from ehforms.core import Root
 from ehforms.web import settings
 from ehforms.web.present import mailbox_name
+from ehforms.web.uploads import UploadRequest
 
 log = logging.getLogger("ehforms.web")
 
@@ -44,9 +45,17 @@ def template_folders(root: Path) -> list[str]:
 
 
 def navigation(role: Role | None) -> list[tuple[str, str]]:
-    """The header's links by role (web.md), as (text, endpoint), for the pages that exist.
-    Practitioners' "Get a form", "Send a form", "Your forms" and managers' "Reports" come
-    with their pages (issue 12 and after)."""
+    """The header's links by role (web.md), as (text, endpoint), for the pages that exist
+    (managers' "Reports" comes with its page)."""
+    people = [
+        ("Get a form", "practitioners.forms"),
+        ("Send a form", "practitioners.send"),
+        ("Your forms", "practitioners.sent"),
+    ]
+    if role == Role.PRACTITIONER:
+        return people
+    if role == Role.HUB:
+        return [*people, ("Mailboxes", "mailboxes.index")]
     if role in (Role.HUB, Role.MANAGER):
         links = [("Mailboxes", "mailboxes.index")]
         if role == Role.MANAGER:
@@ -60,7 +69,7 @@ def first_page(role: Role) -> str:
     """Where a person lands after signing in."""
     if role in (Role.HUB, Role.MANAGER):
         return url_for("mailboxes.index")
-    return url_for("home")
+    return url_for("practitioners.forms")
 
 
 def create_app(root_path: Path | str, **overrides: Any) -> Flask:
@@ -84,6 +93,7 @@ def create_app(root_path: Path | str, **overrides: Any) -> Flask:
         MAX_CONTENT_LENGTH=64 * 1024,  # forms of this issue post a few fields, no files
     )
     app.extensions["ehforms.root"] = root
+    app.request_class = UploadRequest  # /send's files streamed under the root (web/uploads.py)
     app.jinja_loader = ChoiceLoader(
         [
             FileSystemLoader(template_folders(root_path)),
@@ -102,6 +112,9 @@ def create_app(root_path: Path | str, **overrides: Any) -> Flask:
     app.register_blueprint(mailboxes.pages)
     app.register_blueprint(audit.pages)
     app.register_blueprint(reports.pages)
+    from ehforms.web import practitioners
+
+    app.register_blueprint(practitioners.pages)
     security.install(app)
     assets = Path(app.config["ASSETS_DIR"])
     if not (assets / "ehforms.css").is_file():
@@ -117,9 +130,7 @@ def create_app(root_path: Path | str, **overrides: Any) -> Flask:
 
     @app.get("/", endpoint="home")
     def home() -> ResponseReturnValue:
-        if g.account.role in (Role.HUB, Role.MANAGER):
-            return redirect(first_page(g.account.role))
-        return render_template("home.html")
+        return redirect(first_page(g.account.role))
 
     @app.context_processor
     def page_context() -> dict[str, Any]:

@@ -171,6 +171,7 @@ def _form_page(mailbox: str, submission_id: str, problem: str | None = None) -> 
         ],
         notes=list(receipt.notes) if receipt else [],
         problem=problem,
+        allowed=root.prefill_allowed(mailbox, submission_id) if view.allow_prefill else set(),
     )
 
 
