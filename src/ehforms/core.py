@@ -768,7 +768,7 @@ class Root:
         """What routed forms said of a case, oldest first (none without a ledger)."""
         from ehforms.ledger import case_history_at
 
-        return case_history_at(self.ledger_path, case_id)
+        return case_history_at(self.ledger_at, case_id)
 
     def prefill(
         self,
