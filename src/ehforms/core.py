@@ -764,6 +764,10 @@ class Root:
 
     # -- the practitioners' pages (see ehforms.practitioners) ---------------------------
 
+    def private_temporary(self) -> Path:
+        """A folder under the root (0700) for a face's own temporary files."""
+        return self.mailroom.private_temporary()
+
     def case_history(self, case_id: str) -> list[tuple[str, Any]]:
         """What routed forms said of a case, oldest first (none without a ledger)."""
         from ehforms.ledger import case_history_at

@@ -346,6 +346,14 @@ class Mailroom(MailboxViews):
 
     # -- a form streamed in by the web's /send, in parts ------------------------------------
 
+    def private_temporary(self) -> Path:
+        """``.ehforms/tmp/`` (0700): where the web server's own temporary files go (a
+        request's body it buffers before the page reads it), never the system's folder."""
+        folder = self.state / "tmp"
+        self.mkdir(folder)
+        set_mode(folder, 0o700)
+        return folder
+
     def incoming_home(self, received_at: dt.datetime) -> tuple[str, Path]:
         """A new submission id and its private folder ``.ehforms/incoming/<id>/`` (0700), for
         the web to stream a form and its attachments into before they are checked."""

@@ -72,3 +72,30 @@ def test_demo_accounts_are_made_only_in_the_demo_root(tmp_path):
     with Root.open(tmp_path / "root") as root:
         assert root.accounts.list() == []
     assert Path(__file__).resolve().parents[2] == CHECKOUT
+
+
+def test_the_servers_temporary_files_go_under_the_root(tmp_path, monkeypatch):
+    # waitress buffers a large body in a temporary file: it must be under the root, 0700
+    import os
+    import stat
+    import tempfile
+
+    from waitress.buffers import TempfileBasedBuffer
+
+    from ehforms.core import Root
+    from ehforms.web.server import temporary_files_under
+
+    init_root(tmp_path / "root")
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    with Root.open(tmp_path / "root", environ={}) as root:
+        temporary_files_under(root)
+    folder = tmp_path / "root" / ".ehforms" / "tmp"
+    assert tempfile.gettempdir() == str(folder)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    buffer = TempfileBasedBuffer()  # what waitress makes for a body over its memory limit
+    try:
+        buffer.append(b"x" * 1024)
+        where = os.readlink(f"/proc/self/fd/{buffer.file.fileno()}")
+        assert where.startswith(str(folder) + "/"), where
+    finally:
+        buffer.close()

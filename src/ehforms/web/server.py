@@ -7,8 +7,12 @@ import ipaddress
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ehforms.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ehforms.core import Root
 
 log = logging.getLogger("ehforms.web")
 
@@ -47,6 +51,15 @@ def loopback(host: str) -> bool:
         return False
 
 
+def temporary_files_under(root: Root) -> None:
+    """Waitress buffers a large request's body in a temporary file before the page reads it:
+    this process's temporary files go under the root (``.ehforms/tmp``, 0700), like
+    everything else a form is written to, never the system's folder."""
+    import tempfile
+
+    tempfile.tempdir = str(root.private_temporary())
+
+
 def serve(
     root: Path | str,
     host: str = "127.0.0.1",
@@ -74,5 +87,6 @@ def serve(
         overrides["trusted_proxy"] = proxies
     tame_malloc()
     app = create_app(Path(root), **overrides)
+    temporary_files_under(app.extensions["ehforms.root"])
     log.info("serving %s on http://%s:%s/", Path(root), host, port)
     waitress.serve(app, host=host, port=port, threads=threads, ident="ehforms")
