@@ -349,7 +349,10 @@ class Postroom:
                 if len(window) >= size:
                     results.append(self._collect(*window.popleft(), on_result, alone))
             while window:
-                results.append(self._collect(*window.popleft(), on_result, alone))
+                job, future = window.popleft()
+                if self.stop.is_set() and future.cancel():
+                    continue  # not started when told to stop: stays claimed for the next run
+                results.append(self._collect(job, future, on_result, alone))
         else:
             for job in jobs:
                 if self.stop.is_set():
