@@ -432,6 +432,17 @@ class Sql:
             sql = sql.replace("?", "%s")
         return self.db.execute(sql, params)
 
+    def tables(self) -> list[str]:
+        """Every table of the ledger (on PostgreSQL, of its schema)."""
+        if self.server:
+            sql = (
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+            )
+        else:
+            sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
+        return sorted(name for (name,) in self.execute(sql).fetchall())
+
     def commit(self) -> None:
         self.db.commit()
 

@@ -22,6 +22,7 @@ from ehforms.cli import cli
 from ehforms.core import Root
 from ehforms.prefill import PrefillRefused
 from helpers import drop
+from ledgers import Sql
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +185,7 @@ def test_a_withdrawal_of_consent_erases_the_prefill_data_at_once(root):
     assert json.loads(root.practitioner_form("rfas", "json", rh.CASE)[1])["children"]
     withdraw(root, RECEIVED + dt.timedelta(hours=2))
     rows = (
-        sqlite3.connect(root.ledger_path)
+        Sql(root.path)
         .execute(
             "SELECT (SELECT count(*) FROM case_data WHERE case_id = ?), "
             "(SELECT withdrawn_on FROM withdrawals WHERE case_id = ?)",
@@ -211,7 +212,7 @@ def test_prefill_stays_erased_until_consent_is_given_again(root):
     form = json.loads(root.practitioner_form("transfer", "json", rh.CASE)[1])
     assert form["children"][0]["given_name"] == "Zephyrine"
     held = (
-        sqlite3.connect(root.ledger_path)
+        Sql(root.path)
         .execute("SELECT count(*) FROM case_data WHERE case_id = ?", (rh.CASE,))
         .fetchone()
     )

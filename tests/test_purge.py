@@ -23,6 +23,7 @@ from ehforms.cli import cli
 from ehforms.core import Root
 from ehforms.purging import WATCH, DailyPurge
 from helpers import drop, wait_for
+from ledgers import Sql
 
 FIRST = RECEIVED + dt.timedelta(days=1)  # a purge first sees folders moved into done/
 LATER = FIRST + dt.timedelta(days=91)  # past done_days (90) from FIRST, and archive_days
@@ -58,11 +59,8 @@ def purge(root: Root, at: dt.datetime, *extra: str):
 
 
 def ledger_rows(root: Path, sql: str, *args) -> list[tuple]:
-    connection = sqlite3.connect(root / ".ehforms" / "ledger.sqlite3")
-    try:
-        return connection.execute(sql, args).fetchall()
-    finally:
-        connection.close()
+    with Sql(root) as connection:
+        return [tuple(row) for row in connection.execute(sql, args).fetchall()]
 
 
 def present(root: Path) -> set[str]:
@@ -421,8 +419,9 @@ def test_nothing_personal_remains_once_everything_is_past_its_time(root, ids):
             leaks += [
                 f"{path.relative_to(root.path)}: {w}" for w in rh.PERSONAL if w.encode() in data
             ]
-    connection = sqlite3.connect(root.path / ".ehforms" / "ledger.sqlite3")
-    tables = [t for (t,) in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    connection = Sql(root.path)
+    tables = connection.tables()
+    assert {"submissions", "events", "case_data", "audit", "deliveries"} <= set(tables)
     for table in tables:
         for row in connection.execute(f"SELECT * FROM {table}"):  # noqa: S608 - our own names
             leaks += [f"{table}: {w}" for w in rh.PERSONAL if w in repr(row)]
@@ -456,12 +455,22 @@ def test_audit_rows_go_after_audit_days_and_the_trail_stays_append_only(root):
         ("viewed form",),
         ("purged",),
     ]
-    connection = sqlite3.connect(root.path / ".ehforms" / "ledger.sqlite3")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        connection.execute("DELETE FROM audit")
+    # SQLite's triggers (0004, 0006) and PostgreSQL's trigger function (0007) refuse both
+    connection = Sql(root.path)
+    refused: type[Exception] = sqlite3.IntegrityError
+    if connection.server:
+        import psycopg
+
+        refused = psycopg.errors.RaiseException
+    for change in ("DELETE FROM audit", "UPDATE audit SET who = 'someone else'"):
+        with pytest.raises(refused, match="append-only"):
+            connection.execute(change)
+        connection.db.rollback()
     connection.close()
+    assert ledger_rows(root.path, "SELECT count(*) FROM audit") == [(2,)]
 
 
+@pytest.mark.sqlite_only("PRAGMA secure_delete and the write-ahead log are the SQLite file's")
 def test_the_ledger_deletes_securely_and_checkpoints(root):
     purge(root, FIRST)
     with Root.open(root.path, environ={}) as again, again.store().connect() as connection:
