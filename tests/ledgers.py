@@ -18,6 +18,7 @@ import contextlib
 import itertools
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -286,8 +287,15 @@ def copy_ledger(template: Path, target: Path) -> None:
     copy = KEPT[target] = RUNNING.fresh(template=name)
     settings = target / "ehforms.toml"
     text = settings.read_text(encoding="utf-8") if settings.exists() else ""
-    assert "[ledger]" not in text, "a kept root names no ledger of its own"
-    settings.write_text(text + f'\n[ledger]\nurl = "{RUNNING.url(copy)}"\n', encoding="utf-8")
+    line = f'url = "{RUNNING.url(copy)}"'
+    # ``ehforms init`` writes an empty ``[ledger] url`` (the SQLite file): it names the copy
+    section = re.search(r'^\[ledger\]\n(?:(?!\[).*\n)*?url = ""$', text, re.MULTILINE)
+    if section is not None:
+        text = text[: section.end() - len('url = ""')] + line + text[section.end() :]
+    else:
+        assert "[ledger]" not in text, "a kept root names no ledger of its own"
+        text += f"\n[ledger]\n{line}\n"
+    settings.write_text(text, encoding="utf-8")
 
 
 @contextlib.contextmanager

@@ -29,7 +29,7 @@ from ehforms.receipts import Receipt
 from ehforms.report import CSV_COLUMNS, csv_text, starts_at, week_starts
 from ehforms.report_render import style_hashes
 from ehforms.routing import Priority, Status
-from ledgers import copy_ledger, keep_ledger
+from ledgers import copy_ledger, keep_ledger, ledger_at
 
 LONDON = "Europe/London"
 AT = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)  # a Thursday
@@ -81,9 +81,9 @@ def receipt_for(n: int, received: str, form_type, status, mailboxes) -> Receipt:
     )
 
 
-def fill(path: Path) -> None:
+def fill(root: Path) -> None:
     """The ledger of FORMS, written as the pipeline and the mailbox pages write it."""
-    ledger = Ledger(path)
+    ledger = Ledger(ledger_at(root))
     try:
         receipts = [receipt_for(n, *form[:4]) for n, form in enumerate(FORMS)]
         flying = str(ULID.from_datetime(utc(IN_FLIGHT)))
@@ -113,7 +113,7 @@ def template_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("report") / "root"
     with keep_ledger(folder):  # under PostgreSQL, a database kept for the copies below
         init(folder)
-        fill(folder / ".ehforms" / "ledger.sqlite3")
+        fill(folder)
     return folder
 
 
