@@ -351,9 +351,7 @@ def test_the_html_has_an_svg_chart_with_a_title_and_a_table_for_each_figure(repo
 
 
 def test_ehforms_report_html_is_a_page_of_its_own(root):
-    result = CliRunner().invoke(
-        cli, ["report", "--root", str(root), "--now", AT.isoformat()]
-    )
+    result = CliRunner().invoke(cli, ["report", "--root", str(root), "--now", AT.isoformat()])
     assert result.exit_code == 0, result.output
     page = result.stdout
     assert page.startswith("<!DOCTYPE html>")
