@@ -18,6 +18,7 @@ import contextlib
 import itertools
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -286,12 +287,14 @@ def copy_ledger(template: Path, target: Path) -> None:
     copy = KEPT[target] = RUNNING.fresh(template=name)
     settings = target / "ehforms.toml"
     text = settings.read_text(encoding="utf-8") if settings.exists() else ""
-    named = f'[ledger]\nurl = "{RUNNING.url(copy)}"'
-    if '[ledger]\nurl = ""' in text:  # a profile's own table, the SQLite default in it
-        text = text.replace('[ledger]\nurl = ""', named)
+    line = f'url = "{RUNNING.url(copy)}"'
+    # ``ehforms init`` writes an empty ``[ledger] url`` (the SQLite file): it names the copy
+    section = re.search(r'^\[ledger\]\n(?:(?!\[).*\n)*?url = ""$', text, re.MULTILINE)
+    if section is not None:
+        text = text[: section.end() - len('url = ""')] + line + text[section.end() :]
     else:
         assert "[ledger]" not in text, "a kept root names no ledger of its own"
-        text += f"\n{named}\n"
+        text += f"\n[ledger]\n{line}\n"
     settings.write_text(text, encoding="utf-8")
 
 
@@ -436,6 +439,17 @@ class Sql:
         if self.server:
             sql = sql.replace("?", "%s")
         return self.db.execute(sql, params)
+
+    def tables(self) -> list[str]:
+        """Every table of the ledger (on PostgreSQL, of its schema)."""
+        if self.server:
+            sql = (
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+            )
+        else:
+            sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
+        return sorted(name for (name,) in self.execute(sql).fetchall())
 
     def commit(self) -> None:
         self.db.commit()

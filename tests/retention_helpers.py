@@ -24,6 +24,7 @@ from pypdf import PdfWriter
 from conftest import RECEIVED, load_example
 from ehforms.core import Root
 from helpers import drop, make_root
+from ledgers import copy_ledger, keep_ledger
 
 CASE = "QF-0001"
 CHILD = {
@@ -77,6 +78,13 @@ def bundle(form: dict[str, Any], *attachments: tuple[str, bytes]) -> bytes:
 
 
 def build(path: Path) -> None:
+    """The template root, made once (a module's fixture): under PostgreSQL its ledger is a
+    database kept for the copies (``copy_root``)."""
+    with keep_ledger(path):
+        _build(path)
+
+
+def _build(path: Path) -> None:
     make_root(path)
     notification = family("notification")
     notification.pop("case_id", None)
@@ -95,6 +103,7 @@ def build(path: Path) -> None:
 
 def copy_root(template: Path, target: Path) -> Root:
     shutil.copytree(template, target, symlinks=True)
+    copy_ledger(template, target)  # the ledger with it (a PostgreSQL one is not in the folder)
     return Root.open(target, environ={})
 
 

@@ -22,6 +22,7 @@ from ehforms.cli import cli
 from ehforms.core import Root
 from ehforms.prefill import PrefillRefused
 from helpers import drop
+from ledgers import Sql
 
 
 @pytest.fixture(scope="module")
@@ -183,15 +184,12 @@ def refusal(root: Root, case: str) -> str:
 def test_a_withdrawal_of_consent_erases_the_prefill_data_at_once(root):
     assert json.loads(root.practitioner_form("rfas", "json", rh.CASE)[1])["children"]
     withdraw(root, RECEIVED + dt.timedelta(hours=2))
-    rows = (
-        sqlite3.connect(root.ledger_path)
-        .execute(
+    with Sql(root.path) as sql:
+        rows = sql.execute(
             "SELECT (SELECT count(*) FROM case_data WHERE case_id = ?), "
             "(SELECT withdrawn_on FROM withdrawals WHERE case_id = ?)",
             (rh.CASE, rh.CASE),
-        )
-        .fetchall()
-    )
+        ).fetchall()
     assert rows == [(0, "2026-11-24")]  # erased, and a tombstone with no content
     # the same answer as for a case ehforms never knew
     assert refusal(root, rh.CASE) == refusal(root, "NEVER-SEEN").replace("NEVER-SEEN", rh.CASE)
@@ -210,11 +208,10 @@ def test_prefill_stays_erased_until_consent_is_given_again(root):
     root.process(workers=1, received_at=RECEIVED + dt.timedelta(days=3))
     form = json.loads(root.practitioner_form("transfer", "json", rh.CASE)[1])
     assert form["children"][0]["given_name"] == "Zephyrine"
-    held = (
-        sqlite3.connect(root.ledger_path)
-        .execute("SELECT count(*) FROM case_data WHERE case_id = ?", (rh.CASE,))
-        .fetchone()
-    )
+    with Sql(root.path) as sql:
+        held = sql.execute(
+            "SELECT count(*) FROM case_data WHERE case_id = ?", (rh.CASE,)
+        ).fetchone()
     assert held == (1,)  # only what came with the new consent
 
 

@@ -23,6 +23,7 @@ from ehforms.cli import cli
 from ehforms.core import Root
 from ehforms.purging import WATCH, DailyPurge
 from helpers import drop, wait_for
+from ledgers import Sql
 
 FIRST = RECEIVED + dt.timedelta(days=1)  # a purge first sees folders moved into done/
 LATER = FIRST + dt.timedelta(days=91)  # past done_days (90) from FIRST, and archive_days
@@ -58,11 +59,8 @@ def purge(root: Root, at: dt.datetime, *extra: str):
 
 
 def ledger_rows(root: Path, sql: str, *args) -> list[tuple]:
-    connection = sqlite3.connect(root / ".ehforms" / "ledger.sqlite3")
-    try:
-        return connection.execute(sql, args).fetchall()
-    finally:
-        connection.close()
+    with Sql(root) as connection:
+        return [tuple(row) for row in connection.execute(sql, args).fetchall()]
 
 
 def present(root: Path) -> set[str]:
@@ -270,7 +268,7 @@ KILLER = textwrap.dedent(
         return real(path)
 
     purging._remove_tree = remove_tree
-    Root.open(Path(sys.argv[1]), environ={}).purge(dt.datetime.fromisoformat(sys.argv[2]))
+    Root.open(Path(sys.argv[1]), environ=dict(os.environ)).purge(dt.datetime.fromisoformat(sys.argv[2]))
     """
 )
 
@@ -387,6 +385,7 @@ def test_a_file_that_cannot_be_removed_is_reported_and_the_rest_goes_on(root, id
     assert list((root.path / "outbox" / "eh-central" / "done").iterdir()) == []
 
 
+@pytest.mark.sqlite_only("a SQLite root is owned by one process; a PostgreSQL one is shared")
 def test_purge_while_watch_owns_the_root_exits_2(root):
     runner = CliRunner()
     args = ["purge", "--root", str(root.path), "--now", iso(LATER)]
@@ -399,6 +398,56 @@ def test_purge_while_watch_owns_the_root_exits_2(root):
         "wait for it to finish\n"
     )
     assert dry.exit_code == 0  # a dry run writes nothing the watcher owns
+
+
+@pytest.mark.postgresql
+def test_on_postgresql_one_purge_at_a_time_across_processes(root, ids):
+    """Watchers share a PostgreSQL ledger's root: a purge takes the job's advisory lock, so
+    ``ehforms purge`` exits 2 while another process purges, and a watcher's daily purge skips
+    its turn; a dry run writes nothing and goes ahead."""
+    from ehforms.locks import PURGE, once
+
+    rh.handle_by_hand(root.path, "eh-central", ids["quillfeather-rfas.json"])
+    args = ["purge", "--root", str(root.path), "--now", iso(LATER)]
+    other = Root.open(root.path, environ={})  # another process's engine: its own connection
+    try:
+        with once(other.store(), PURGE) as mine:
+            assert mine
+            daily = DailyPurge(root.path, root.config, root.store())
+            assert daily.tick(FIRST) is None
+            root.close()
+            result = CliRunner().invoke(cli, args)
+            dry = CliRunner().invoke(cli, [*args, "--dry-run"])
+    finally:
+        other.close()
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: Another ehforms process is purging {root.path}: wait for it to finish\n"
+    )
+    assert dry.exit_code == 0
+    assert ledger_rows(root.path, "SELECT count(*) FROM audit WHERE action = 'purged'") == [(0,)]
+    assert any("/done/" in p for p in present(root.path))
+    # once it is let go, the next one purges
+    assert purge(root, FIRST).exit_code == 0
+
+
+@pytest.mark.postgresql
+def test_on_postgresql_a_purge_vacuums_what_it_deleted(root, ids):
+    """PostgreSQL keeps deleted rows as dead tuples until a VACUUM: the purge runs one."""
+    rh.handle_by_hand(root.path, "eh-central", *ids.values())
+    purge(root, FIRST)
+    assert purge(root, RECEIVED + dt.timedelta(days=400)).exit_code == 0
+
+    def vacuumed() -> bool:
+        with Sql(root.path) as sql:
+            sql.execute("SELECT pg_stat_clear_snapshot()")
+            rows = sql.execute(
+                "SELECT relname, last_vacuum, n_dead_tup FROM pg_stat_user_tables "
+                "WHERE relname IN ('case_data', 'submissions', 'events')"
+            ).fetchall()
+        return len(rows) == 3 and all(at is not None and dead == 0 for _, at, dead in rows)
+
+    assert wait_for(vacuumed)
 
 
 def test_a_purge_time_needs_an_offset(root):
@@ -421,8 +470,9 @@ def test_nothing_personal_remains_once_everything_is_past_its_time(root, ids):
             leaks += [
                 f"{path.relative_to(root.path)}: {w}" for w in rh.PERSONAL if w.encode() in data
             ]
-    connection = sqlite3.connect(root.path / ".ehforms" / "ledger.sqlite3")
-    tables = [t for (t,) in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    connection = Sql(root.path)
+    tables = connection.tables()
+    assert {"submissions", "events", "case_data", "audit", "deliveries"} <= set(tables)
     for table in tables:
         for row in connection.execute(f"SELECT * FROM {table}"):  # noqa: S608 - our own names
             leaks += [f"{table}: {w}" for w in rh.PERSONAL if w in repr(row)]
@@ -456,12 +506,22 @@ def test_audit_rows_go_after_audit_days_and_the_trail_stays_append_only(root):
         ("viewed form",),
         ("purged",),
     ]
-    connection = sqlite3.connect(root.path / ".ehforms" / "ledger.sqlite3")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        connection.execute("DELETE FROM audit")
+    # SQLite's triggers (0004, 0006) and PostgreSQL's trigger function (0007) refuse both
+    connection = Sql(root.path)
+    refused: type[Exception] = sqlite3.IntegrityError
+    if connection.server:
+        import psycopg
+
+        refused = psycopg.errors.RaiseException
+    for change in ("DELETE FROM audit", "UPDATE audit SET who = 'someone else'"):
+        with pytest.raises(refused, match="append-only"):
+            connection.execute(change)
+        connection.db.rollback()
     connection.close()
+    assert ledger_rows(root.path, "SELECT count(*) FROM audit") == [(2,)]
 
 
+@pytest.mark.sqlite_only("PRAGMA secure_delete and the write-ahead log are the SQLite file's")
 def test_the_ledger_deletes_securely_and_checkpoints(root):
     purge(root, FIRST)
     with Root.open(root.path, environ={}) as again, again.store().connect() as connection:

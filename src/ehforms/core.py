@@ -714,20 +714,28 @@ class Root:
             return report_render.page(renderer, values)
         return report_render.html(renderer, values)
 
-
     # -- keeping and deleting (forms.md "Keeping and deleting") -------------------------
 
     def purge(self, at: dt.datetime, dry_run: bool = False, *, by: str | None = None) -> Purged:
         """Delete what is past its retention time as of ``at`` (``dry_run``: say what would
-        go, changing nothing). Owns the root (RootBusy while ``watch`` runs), except for a dry
-        run, which writes nothing. ``by``: who, for the audit row (default: the
-        operating-system user)."""
+        go, changing nothing). Owns the root (RootBusy while ``watch`` runs; with a PostgreSQL
+        ledger, while another process purges), except for a dry run, which writes nothing.
+        ``by``: who, for the audit row (default: the operating-system user)."""
+        from ehforms.locks import PURGE, once
         from ehforms.purging import Purge
 
         if dry_run:
             return Purge(self.path, self.config, self.store()).run(at, dry_run=True)
         with self.owned():
-            return Purge(self.path, self.config, self.store()).run(at, who=by)
+            engine = self.store()
+            # a PostgreSQL ledger's root is shared: one purge at a time, by the job's lock that
+            # the watchers' daily purge takes too (always ours on SQLite, owned above)
+            with once(engine, PURGE) as mine:
+                if not mine:
+                    raise RootBusy(
+                        f"Another ehforms process is purging {self.path}: wait for it to finish"
+                    )
+                return Purge(self.path, self.config, engine).run(at, who=by)
 
     def case(self, ref: str) -> CaseFile:
         """Everything the root holds about a case, for a subject access request; NotFound

@@ -31,6 +31,7 @@ log = logging.getLogger("ehforms")
 
 CLAIMS = 0x6568_6601  # the first key of a claim's lock; the second is its id's hash
 JOBS = 0x6568_6602  # the first key of a job's lock; the second names the job
+PURGE = "purge"  # the job of ``ehforms purge`` and the watchers' daily purge
 _TAKE = sa.text("SELECT pg_try_advisory_lock(:space, hashtext(:key))")
 _LET_GO = sa.text("SELECT pg_advisory_unlock(:space, hashtext(:key))")
 

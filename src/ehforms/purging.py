@@ -42,6 +42,7 @@ from ehforms.database import (
     withdrawals,
 )
 from ehforms.files import NotARegularFile, open_regular
+from ehforms.locks import PURGE, once
 from ehforms.retention import (
     ARCHIVED,
     HANDLED,
@@ -421,8 +422,17 @@ def _blank(connection: Connection, ids: list[str]) -> None:
     connection.execute(handled.update().where(handled.c.submission_id.in_(ids)).values(folder=""))
 
 
+# the tables a purge deletes from or blanks: VACUUMed after it on PostgreSQL
+_VACUUMED = ("submissions", "deliveries", "events", "handled", "case_data", "audit", "done_seen")
+
+
 def checkpoint(engine: Engine) -> None:
-    """Deleted rows do not linger in SQLite's write-ahead log: a truncating checkpoint."""
+    """Deleted rows do not linger in SQLite's write-ahead log: a truncating checkpoint. On
+    PostgreSQL, a plain VACUUM of the tables a purge changed removes their dead rows now rather
+    than when autovacuum comes round (see docs/data-protection.md)."""
+    if engine.dialect.name == "postgresql":
+        vacuum(engine)
+        return
     if engine.dialect.name != "sqlite":
         return
     try:
@@ -430,6 +440,18 @@ def checkpoint(engine: Engine) -> None:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     except sa.exc.DBAPIError as error:  # busy: the next purge tries again
         log.warning("the ledger's write-ahead log was not checkpointed (%s)", error.orig)
+
+
+def vacuum(engine: Engine) -> None:
+    """A plain (not FULL) VACUUM: no exclusive lock, so forms go on being recorded; outside a
+    transaction, as PostgreSQL requires. A role that does not own the tables gets a warning
+    from the server and autovacuum does it later."""
+    try:
+        with engine.connect() as connection:
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            connection.exec_driver_sql("VACUUM " + ", ".join(_VACUUMED))
+    except sa.exc.DBAPIError as error:  # the next purge (or autovacuum) does it
+        log.warning("the ledger was not vacuumed after the purge (%s)", type(error.orig).__name__)
 
 
 def _left_alone(sid: str | None, what: str) -> str:
@@ -567,9 +589,15 @@ class DailyPurge:
     def tick(self, now: dt.datetime | None = None) -> Purged | None:
         """Purge if none has run today (local date); the report, or None."""
         now = now or self.clock()
-        if not purge_due(last_purge(self.purge.engine), now, self.zone):
+        engine = self.purge.engine
+        if not purge_due(last_purge(engine), now, self.zone):
             return None
-        report = self.purge.run(now, who=WATCH, halt=self._halt)
+        # with several watchers on a PostgreSQL ledger, the one that takes the job's lock
+        # purges (and ``ehforms purge`` takes it too); the others look again next time
+        with once(engine, PURGE) as mine:
+            if not mine or not purge_due(last_purge(engine), now, self.zone):
+                return None
+            report = self.purge.run(now, who=WATCH, halt=self._halt)
         log.info("purged what was past its retention time (%s)", report.summary())
         for problem in report.problems:
             log.warning("purge: %s", problem)
