@@ -467,11 +467,12 @@ def small_disk(tmp_path):
 
 def fill(disk: Path) -> Path:
     filler = disk / "filler"
-    with filler.open("wb") as handle:
+    # unbuffered: a buffered file would try again to write what did not fit when it is
+    # closed, and fail there
+    with filler.open("wb", buffering=0) as handle:
         try:
             while True:
                 handle.write(b"\0" * 65536)
-                handle.flush()
         except OSError as error:
             assert error.errno == errno.ENOSPC
     return filler
