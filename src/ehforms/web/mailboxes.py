@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import threading
 import time
 from typing import Any
@@ -33,13 +32,12 @@ from ehforms.accounts import Role
 from ehforms.audit import Action
 from ehforms.core import now
 from ehforms.errors import AlreadyHandled, EhformsError, FolderBusy, NotFound
-from ehforms.web.present import due_name, form_name, sections, when
+from ehforms.web.present import SUBMISSION_ID, due_name, form_name, sections, when
 from ehforms.web.security import requires
 
 log = logging.getLogger("ehforms.web")
 pages = Blueprint("mailboxes", __name__)
 
-SUBMISSION_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 HANDLED = "Marked as handled"
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import time
 from typing import Any
 
@@ -39,14 +38,13 @@ from ehforms.errors import CaseRefused, NotFound, TooManyTries
 from ehforms.practitioners import Upload, too_big
 from ehforms.registry import FORM_TYPES
 from ehforms.web.forms import problems
-from ehforms.web.present import form_name, mailbox_name, when
+from ehforms.web.present import SUBMISSION_ID, form_name, mailbox_name, when
 from ehforms.web.security import requires
 from ehforms.web.uploads import FileTooLarge
 
 log = logging.getLogger("ehforms.web")
 pages = Blueprint("practitioners", __name__)
 
-SUBMISSION_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 FORMATS = {"pdf": "PDF", "docx": "Word", "json": "JSON"}
 REFUSED = "We could not find a case you work on with that reference and date of birth"
 TOO_MANY = "You can look up at most 10 cases an hour: try again later"

@@ -5,6 +5,7 @@ stays text (the templates autoescape it), nothing here reads a file or the ledge
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,10 @@ class Section:
 
 def capital(text: str) -> str:
     return text[:1].upper() + text[1:]
+
+
+# a submission id in a page's address: a ULID, checked before anything is looked up
+SUBMISSION_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
 
 def words(code: str) -> str:
