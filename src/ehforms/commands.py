@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ehforms.cli import EXIT_INVALID, ToolError, open_root, root_option
-from ehforms.errors import AccountExists, EhformsError, NotFound, UnknownAccount
+from ehforms.cli import ToolError, fail, open_root, root_option
+from ehforms.errors import AccountExists, EhformsError, UnknownAccount
 
 if TYPE_CHECKING:
     from ehforms.core import Root
@@ -42,11 +42,6 @@ def _password(from_stdin: bool, weakness: object) -> str:
         if not problem:
             return str(password)
         click.echo(str(problem), err=True)
-
-
-def _fail(message: str) -> None:
-    click.echo(message, err=True)
-    sys.exit(EXIT_INVALID)
 
 
 @click.group()
@@ -79,12 +74,12 @@ def users_add(
     sign-in. Exit status 1 when the email has an account already."""
     opened = open_root(root)
     if opened.accounts.get(email) is not None:
-        _fail(f"There is already an account for {email.strip().lower()}")
+        fail(f"There is already an account for {email.strip().lower()}")
     password = _password(password_stdin, opened.accounts.weakness)
     try:
         account = opened.accounts.add(email, role, mailboxes, password=password)
     except AccountExists as error:
-        _fail(str(error))
+        fail(str(error))
         return
     boxes = f" for {', '.join(account.mailboxes)}" if account.mailboxes else ""
     click.echo(
@@ -122,7 +117,7 @@ def users_disable(email: str, root: Path) -> None:
     try:
         open_root(root).accounts.disable(email)
     except UnknownAccount as error:
-        _fail(str(error))
+        fail(str(error))
     click.echo(f"Disabled {email.strip().lower()}: their sessions have ended")
 
 
@@ -138,12 +133,12 @@ def users_password(email: str, password_stdin: bool, root: Path) -> None:
     account."""
     opened = open_root(root)
     if opened.accounts.get(email) is None:
-        _fail(f"There is no account for {email.strip().lower()}")
+        fail(f"There is no account for {email.strip().lower()}")
     password = _password(password_stdin, opened.accounts.weakness)
     try:
         opened.accounts.set_password(email, password, one_time=True)
     except UnknownAccount as error:
-        _fail(str(error))
+        fail(str(error))
     click.echo(f"Set a one-time password for {email.strip().lower()}: their sessions have ended")
 
 
@@ -201,44 +196,6 @@ def audit(case: str | None, user: str | None, since: str | None, root: Path) -> 
         click.echo("Nothing recorded" + (" that matches" if case or user or since else " yet"))
 
 
-@click.command("digest")
-@root_option
-@click.option(
-    "--now",
-    "at",
-    metavar="TIME",
-    help="Count what is overdue as of this time (default: now), like 2026-11-27T08:00Z.",
-)
-def digest(root: Path, at: str | None) -> None:
-    """Email each mailbox's alert addresses the digest of what is overdue there, now (watch
-    sends it every day at [alerts] digest_time). No digest goes to a mailbox where nothing is
-    overdue.
-
-    Exit status 1 when alerts are not set up, or a digest could not be sent (watch tries it
-    again).
-    """
-    from ehforms.cli import parse_time
-
-    try:
-        done = open_root(root).digest(parse_time(at))
-    except NotFound as error:
-        _fail(str(error))
-    failed = False
-    for mailbox, overdue, failure in done:
-        if failure is None:
-            click.echo(f"{mailbox}: sent the digest ({overdue} overdue)")
-        else:
-            failed = True
-            click.echo(
-                f"{mailbox}: the digest could not be sent ({failure}): watch tries it again",
-                err=True,
-            )
-    if not done:
-        click.echo("Nothing is overdue: no digest sent")
-    if failed:
-        sys.exit(EXIT_INVALID)
-
-
 @click.command("serve")
 @root_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
@@ -276,197 +233,3 @@ def serve(root: Path, host: str, port: int, insecure_http: bool, trusted_proxy: 
         serve_pages(root, host, port, insecure_http, trusted_proxy)
     except EhformsError as error:
         raise ToolError(str(error)) from error
-
-
-# -- keeping and deleting (forms.md "Keeping and deleting") -----------------------------
-
-
-def _plural(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else (many or one + 's')}"
-
-
-PURGED_KINDS = {
-    "handled": ("handled folder", None),
-    "rejected": ("rejected folder", None),
-    "archived": ("archived original", None),
-}
-
-
-@click.command("purge")
-@click.option("--dry-run", is_flag=True, help="Say what would be deleted, changing nothing.")
-@click.option(
-    "--now",
-    "at",
-    metavar="TIME",
-    help="Judge ages as of this time (default: now), like 2026-11-27T02:00:00+00:00.",
-)
-@root_option
-def purge(dry_run: bool, at: str | None, root: Path) -> None:
-    """Delete what is past its retention time ([retention] in ehforms.toml): handled folders,
-    rejected folders, archived originals, prefill data and audit rows. Forms still waiting in
-    a mailbox and cases on legal hold are kept. Says what it deleted by submission id and
-    count, never by name; watch runs it once a day.
-
-    Exit status 2 when another ehforms (watch) is working on the root: stop it first.
-    """
-    from ehforms.cli import parse_time
-
-    report = open_root(root).purge(parse_time(at), dry_run=dry_run)
-    verb = "Would delete" if dry_run else "Deleted"
-    for kind, (one, many) in PURGED_KINDS.items():
-        ids = report.deleted[kind]
-        line = f"{verb} {_plural(len(ids), one, many)}"
-        click.echo(line + (f": {', '.join(ids)}" if ids else ""))
-    click.echo(
-        f"{'Would erase' if dry_run else 'Erased'} the prefill data of "
-        f"{_plural(report.cases, 'case')}"
-    )
-    click.echo(f"{verb} {_plural(report.audit_rows, 'audit row')}")
-    click.echo(
-        f"{'Would blank' if dry_run else 'Blanked'} the ledger's details of "
-        f"{_plural(report.blanked, 'submission')} (their hashes, outcomes and dates are kept)"
-    )
-    for problem in report.problems:
-        click.echo(problem, err=True)
-
-
-@click.command("case")
-@click.argument("ref")
-@click.option(
-    "--export",
-    "folder",
-    type=click.Path(path_type=Path),
-    metavar="DIR",
-    help="Copy it all into DIR (new or empty), with an index, for a subject access request.",
-)
-@root_option
-def case(ref: str, folder: Path | None, root: Path) -> None:
-    """List everything the root holds about case REF: forms (and forms without a case
-    reference naming the same child), documents, attachments, receipts, archived originals,
-    prefill data and audit rows. With --export, copy it into DIR for review and redaction
-    before disclosure (recorded in the audit trail).
-
-    Exit status 1 when the root holds nothing about the case, or DIR is not new or empty.
-    """
-    from ehforms.errors import ExportRefused
-
-    opened = open_root(root)
-    try:
-        if folder is not None:
-            found, written = opened.export_case(ref, folder)
-        else:
-            found, written = opened.case(ref), []
-    except (NotFound, ExportRefused) as error:
-        _fail(str(error))
-        return
-    zone = opened.config.timezone
-    click.echo(f"Case {found.ref}")
-    if found.on_hold:
-        click.echo("On legal hold: the purge deletes nothing of it")
-    click.echo(f"Forms: {len(found.forms)}")
-    for form in found.forms:
-        when = (
-            form.received_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-            if form.received_at
-            else "time unknown"
-        )
-        by = "" if form.matched_by == "case reference" else f" (matched by {form.matched_by})"
-        click.echo(
-            f"  {form.submission_id or 'no submission id'}  {form.form_type or 'not a form'}  "
-            f"{form.status or 'status unknown'}  received {when}  {form.folder}{by}"
-        )
-        for held in form.files:
-            click.echo(f"    {held.kind}: {held.path}")
-    click.echo(f"Originals in the archive: {len(found.archived)}")
-    for held in found.archived:
-        click.echo(f"  {held.path}")
-    click.echo(f"Prefill data: {_plural(len(found.prefill), 'form')}")
-    if found.withdrawn_on:
-        click.echo(
-            f"Consent withdrawn on {found.withdrawn_on}: the prefill data from before then "
-            "is erased"
-        )
-    click.echo(f"Audit rows: {len(found.audit)}")
-    for row in found.audit:
-        parts = [row.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"), row.who, row.action]
-        if row.submission_id:
-            parts.append(f"submission {row.submission_id}")
-        if row.detail:
-            parts.append(row.detail)
-        click.echo("  " + "  ".join(parts))
-    if folder is not None:
-        click.echo(
-            f"Exported {_plural(len(written), 'file')} to {folder}: start with index.txt, and "
-            "review and redact it before disclosure (README.txt says why)"
-        )
-
-
-@click.command("report")
-@root_option
-@click.option(
-    "--weeks",
-    type=click.IntRange(1, 104),
-    default=8,
-    show_default=True,
-    help="How many complete weeks before the current one.",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["html", "pdf", "csv"]),
-    default="html",
-    show_default=True,
-    help="A web page, a PDF (WeasyPrint, from the same HTML), or a CSV of one row per week, "
-    "mailbox and form type.",
-)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write it (default: standard output; a PDF is not written to a terminal).",
-)
-@click.option(
-    "--now",
-    "at",
-    metavar="TIME",
-    help="Report as of this time (default: now), like 2026-11-27T08:00Z.",
-)
-def report(root: Path, weeks: int, fmt: str, output: Path | None, at: str | None) -> None:
-    """The weekly report: forms received each week by form type and by mailbox, outcomes,
-    hours from receipt to handled per mailbox, and what is overdue now (counts only, from the
-    ledger). Weeks start Monday 00:00 in the council's time zone; the current week is the
-    last, up to now."""
-    from ehforms.cli import parse_time
-
-    opened = open_root(root)
-    made = opened.report(weeks, parse_time(at))
-    if fmt == "csv":
-        content: str | bytes = opened.report_as(made, "csv")
-    else:
-        names = {m: opened.config.mailbox_name(m) for m in opened.config.mailboxes}
-        content = opened.report_as(made, "page" if fmt == "html" else fmt, names)
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    if output is None:
-        stream = sys.stdout.buffer
-        if fmt == "pdf" and stream.isatty():
-            raise ToolError("A PDF is not written to a terminal: give -o FILE")
-        stream.write(data)
-        stream.flush()
-        return
-    _write_private(output, data)
-    click.echo(f"Wrote {output}", err=True)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """The file the person asked for, readable by them alone (0600), replaced whole."""
-    import os
-
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
