@@ -240,7 +240,7 @@ def test_any_zip_or_piece_of_one_gives_a_result_never_an_error(entries, cut):
 def test_a_zip_of_thousands_of_entries_is_refused_opening_at_most_a_hundred(monkeypatch):
     # 5,000 stray files and a MARF named like a form: refused as a whole, the MARF still found
     # for the safeguarding look, and only a bounded number of entries ever unpacked
-    import ehforms.bundles as bundles
+    import ehforms.bundles.zips as bundles
 
     marf = json.dumps({"form_type": "marf"}).encode()
     entries = [(f"scan-{n}.txt", b"x") for n in range(5000)] + [("zz-marf.json", marf)]

@@ -256,7 +256,7 @@ KILLER = textwrap.dedent(
     """
     import datetime as dt, os, signal, sys
     from pathlib import Path
-    import ehforms.purging as purging
+    import ehforms.purging.folders as purging
     from ehforms.core import Root
 
     real, calls = purging._remove_tree, []
@@ -350,7 +350,7 @@ def test_a_done_folder_that_is_a_link_is_left_alone(root, ids, tmp_path):
 def test_a_file_that_cannot_be_removed_is_reported_and_the_rest_goes_on(root, ids, monkeypatch):
     import shutil
 
-    import ehforms.purging as purging
+    import ehforms.purging.folders as purging
 
     rfas, transfer = ids["quillfeather-rfas.json"], ids["hughes-transfer.json"]
     rh.handle_by_hand(root.path, "eh-central", rfas, transfer)
