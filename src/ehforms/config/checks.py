@@ -22,7 +22,7 @@ _DISTRICT = re.compile(r"^[A-Z]{1,2}([0-9][0-9A-Z]?)?$")
 
 def hubs(data: Mapping[str, Any]) -> tuple[Hub, ...]:
     """``[hubs]``, checked: mailbox folder names, postcode districts, none in two hubs."""
-    hubs: list[Hub] = []
+    found: list[Hub] = []
     seen: dict[str, str] = {}
     for key, hub in table(data, "hubs").items():
         if not isinstance(hub, Mapping):
@@ -38,7 +38,7 @@ def hubs(data: Mapping[str, Any]) -> tuple[Hub, ...]:
                         f"Postcode district {district} is in two hubs ({seen[clash]} and {key})"
                     )
             seen[district] = key
-        hubs.append(
+        found.append(
             Hub(
                 key=mailbox(key, f"hubs.{key}"),
                 name=str(hub.get("name", key.title())),
@@ -48,7 +48,7 @@ def hubs(data: Mapping[str, Any]) -> tuple[Hub, ...]:
                 phone=str(hub.get("phone", "")),
             )
         )
-    return tuple(hubs)
+    return tuple(found)
 
 
 _ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
@@ -158,12 +158,12 @@ def table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 
 def mode(value: Any, key: str) -> int:
     try:
-        mode = int(str(value), 8)
+        parsed = int(str(value), 8)
     except ValueError:
         raise ConfigError(f"{key} must be an octal file mode, like 0640") from None
-    if mode & 0o007:
+    if parsed & 0o007:
         raise ConfigError(f"{key} must not give access to everyone (other): use a mode like 0640")
-    return mode
+    return parsed
 
 
 def number(value: Any, key: str, *, minimum: float = 0) -> float:
