@@ -2,11 +2,11 @@
 
 Small parts, after paperless-ngx's consumer:
 
-- :class:`InboxEvents` (the watchdog handler) only queues paths: an exception in a handler
-  would kill watchdog's thread, so it does nothing that can fail.
-- :class:`Settling` tracks each path's size and mtime and lets it go once they have not changed
-  for the quiet time, or at once on a closed-after-write event (inotify). A file still being
-  copied is never read.
+- :class:`InboxEvents` (the watchdog handler, :mod:`.events`) only queues paths: an exception in
+  a handler would kill watchdog's thread, so it does nothing that can fail.
+- :class:`Settling` (:mod:`.settling`) tracks each path's size and mtime and lets it go once they
+  have not changed for the quiet time, or at once on a closed-after-write event (inotify). A
+  file still being copied is never read.
 - :class:`Watcher` runs the loop: events are hints, so it also scans the inbox at start-up and
   every ``rescan_seconds``; it restarts the observer when the inbox vanishes and comes back or
   the share drops; it beats a heartbeat for ``ehforms status``; and it stops when its ``stop``
@@ -18,172 +18,34 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import os
 import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ehforms.alerting import sending_for
 from ehforms.errors import LedgerError
-from ehforms.files import open_regular
-from ehforms.names import ignored
 from ehforms.pipeline import Postroom, Result
 from ehforms.purging import DailyPurge
+from ehforms.watch.events import (
+    CLAIMED,
+    _claims_handler_class,
+    _shorten_move_pairing,
+    _watchdog_handler_class,
+)
+from ehforms.watch.settling import Settling, looks_complete
+
+__all__ = [
+    "CLAIMED",
+    "Settling",
+    "Watcher",
+    "heartbeat_age",
+    "looks_complete",
+]
 
 log = logging.getLogger("ehforms")
-
-
-@dataclass
-class _Seen:
-    size: int
-    mtime_ns: int
-    since: float
-    closed: bool = False
-    looks: int = 1
-
-
-@dataclass
-class Settling:
-    """Which inbox files have stopped changing for ``quiet`` seconds (or were closed)."""
-
-    quiet: float
-    files: dict[Path, _Seen] = field(default_factory=dict)
-
-    def observe(self, path: Path, now: float, *, closed: bool = False) -> None:
-        try:
-            stat = os.lstat(path)  # a link is looked at, never followed
-        except OSError:
-            self.files.pop(path, None)
-            return
-        seen = self.files.get(path)
-        # a writer's close is a hint, not proof: an empty file, or one that does not end as a
-        # form ends, may be written again in a moment (open, append, close, again)
-        closed = closed and stat.st_size > 0 and looks_complete(path)
-        if seen is None or (seen.size, seen.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
-            self.files[path] = _Seen(stat.st_size, stat.st_mtime_ns, now, closed)
-        else:
-            seen.looks += 1
-            seen.closed = seen.closed or closed
-
-    def ready(self, now: float, wall: float | None = None) -> list[Path]:
-        """Paths to take now; each is re-checked so that a change restarts its quiet time.
-
-        A file is settled when a writer closed it (inotify), when it has looked the same for
-        ``quiet`` seconds, or when it looks the same twice and its modification time (``wall``
-        clock) is already ``quiet`` seconds old: a file found by a rescan or a poll after its
-        copy finished need not wait again.
-        """
-        settled = []
-        for path in list(self.files):
-            seen = self.files[path]
-            self.observe(path, now)
-            current = self.files.get(path)
-            if current is None:
-                continue
-            if current is not seen:  # changed since the last look
-                continue
-            old = wall is not None and wall - seen.mtime_ns / 1e9 >= self.quiet
-            if seen.closed or now - seen.since >= self.quiet or (old and seen.looks >= 2):
-                settled.append(path)
-        return settled
-
-    def forget(self, path: Path) -> None:
-        self.files.pop(path, None)
-
-
-def looks_complete(path: Path) -> bool:
-    """Whether a file ends as a whole form does: a JSON object's closing brace (in UTF-8 or
-    UTF-16) or a PDF's ``%%EOF``. Only its last bytes are read, never following a link."""
-    try:
-        with os.fdopen(open_regular(path), "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            handle.seek(max(0, size - 1024))
-            tail = handle.read(1024)
-    except OSError:
-        return False
-    end = tail.replace(b"\x00", b"").rstrip()
-    return end.endswith(b"}") or b"%%EOF" in tail[-64:].replace(b"\x00", b"")
-
-
-def _watchdog_handler_class() -> type:
-    from watchdog.events import FileSystemEventHandler
-
-    class InboxEvents(FileSystemEventHandler):
-        """Queues (path, closed) for files directly in the inbox; nothing else."""
-
-        def __init__(self, inbox: Path, hints: queue.Queue[tuple[Path, bool]]) -> None:
-            self.inbox = inbox
-            self.hints = hints
-
-        def dispatch(self, event: Any) -> None:
-            # A handler must never raise (it would kill watchdog's thread): the rescan
-            # catches up with anything missed here.
-            with contextlib.suppress(Exception):
-                super().dispatch(event)
-
-        def _hint(self, raw: Any, closed: bool = False) -> None:
-            path = Path(os.fsdecode(raw))
-            if path.parent == self.inbox and not ignored(path.name):
-                self.hints.put((path, closed))
-
-        def on_created(self, event: Any) -> None:
-            if not event.is_directory:
-                self._hint(event.src_path)
-
-        def on_modified(self, event: Any) -> None:
-            if not event.is_directory:
-                self._hint(event.src_path)
-
-        def on_moved(self, event: Any) -> None:
-            if not event.is_directory:  # renamed into the inbox: already whole
-                self._hint(event.dest_path, closed=True)
-            else:  # a bundle's folder moved in: taken once it has settled (see Postroom.claim)
-                self._hint(event.dest_path)
-
-        def on_closed(self, event: Any) -> None:
-            if not event.is_directory:
-                self._hint(event.src_path, closed=True)
-
-    return InboxEvents
-
-
-# The hint that a claim arrived in processing/ (a form sent from the web pages): no file.
-CLAIMED = Path("\0claimed")
-
-
-def _claims_handler_class() -> type:
-    from watchdog.events import FileSystemEventHandler
-
-    class ClaimEvents(FileSystemEventHandler):
-        """Wakes the loop when a folder is renamed into ``processing/``: the web's ``/send``
-        claims a form there, and the watcher finishes it at once, not at the next rescan."""
-
-        def __init__(self, processing: Path, hints: queue.Queue[tuple[Path, bool]]) -> None:
-            self.processing = processing
-            self.hints = hints
-
-        def dispatch(self, event: Any) -> None:
-            with contextlib.suppress(Exception):  # the rescan catches up with anything missed
-                super().dispatch(event)
-
-        def _arrived(self, raw: Any) -> None:
-            path = Path(os.fsdecode(raw))
-            if path.parent == self.processing and not path.name.startswith("."):
-                self.hints.put((CLAIMED, True))
-
-        def on_created(self, event: Any) -> None:
-            if event.is_directory:
-                self._arrived(event.src_path)
-
-        def on_moved(self, event: Any) -> None:
-            if event.is_directory:
-                self._arrived(event.dest_path)
-
-    return ClaimEvents
 
 
 class Watcher:
@@ -424,20 +286,6 @@ def _root_fault(error: Exception) -> str:
             return "the disk is full"
         return f"the working root could not be read or written ({error.strerror})"
     return f"a fault in ehforms itself ({type(error).__name__})"
-
-
-def _shorten_move_pairing(seconds: float = 0.02) -> None:
-    """Every claim renames a file out of the inbox, an IN_MOVED_FROM with no IN_MOVED_TO.
-
-    watchdog holds such an event back for half a second, in case its pair comes, and every
-    event behind it waits too: each claim would delay the next form's pickup by 0.5 s. A rename
-    inside the inbox that is not paired in time is seen as a delete and a create, which the
-    watcher treats the same way, so the wait is shortened.
-    """
-    with contextlib.suppress(ImportError, AttributeError):
-        from watchdog.observers.inotify_move_event_grouper import InotifyMoveEventGrouper
-
-        InotifyMoveEventGrouper.delay = seconds
 
 
 def heartbeat_age(heartbeat: dict[str, Any] | None, now: dt.datetime) -> float | None:
