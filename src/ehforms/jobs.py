@@ -63,12 +63,16 @@ class Result:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(root: Path, config: Config) -> None:
+def _init_worker(root: Path, config: Config, warm: bool = True) -> None:
+    """A pool process's start. ``warm``: load the PDF engine and fonts now, so that a daemon's
+    first form with documents does not wait for them; a batch leaves them to the first form
+    that has documents, so a burst of forms that make none never holds them in memory."""
     bind_to_parent()
     mailroom = Mailroom(root, config)
     _worker["mailroom"] = mailroom
     _worker["ledger"] = LazyLedger(ledger_of(mailroom.state, config))
-    renderer_for(mailroom.root).warm()
+    if warm:
+        renderer_for(mailroom.root).warm()
 
 
 def _ready() -> bool:

@@ -62,6 +62,7 @@ class Postroom:
     clock: Callable[[], dt.datetime] = utcnow
     stop: threading.Event = field(default_factory=threading.Event)
     ledger_timeout: float = 30.0  # seconds to wait for a ledger another program holds
+    warm: bool = True  # workers load the PDF engine when they start (see jobs._init_worker)
     mailroom: Mailroom = field(init=False)
     ledger: Ledger = field(init=False)
     retries: dict[str, Retry] = field(default_factory=dict, init=False)
@@ -100,7 +101,7 @@ class Postroom:
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(self.root, self.config),
+                initargs=(self.root, self.config, self.warm),
             )
         return self._executor
 
