@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -213,6 +213,20 @@ class Ledger:
             ).scalar()
         return int(found or 0)
 
+    def recovering(self, submission_ids: list[str]) -> dict[str, tuple[str, int]]:
+        """The state and failure count of each of these submissions the ledger knows, in one
+        read (a few hundred ids at a time)."""
+        found: dict[str, tuple[str, int]] = {}
+        with self.reading() as connection:
+            for start in range(0, len(submission_ids), 500):
+                rows = connection.execute(
+                    sa.select(
+                        submissions.c.submission_id, submissions.c.state, submissions.c.failures
+                    ).where(submissions.c.submission_id.in_(submission_ids[start : start + 500]))
+                )
+                found.update({str(sid): (str(state), int(n or 0)) for sid, state, n in rows})
+        return found
+
     def deliveries(self, submission_id: str) -> list[tuple[str, str]]:
         """Where a submission was delivered: (place, folder), place ``outbox/<m>`` or
         ``rejected``."""
@@ -379,25 +393,35 @@ class Ledger:
             if withdrawn or data:
                 settle_withdrawals(connection, {str(row["b_case_id"]) for row in data}, withdrawn)
 
-    def delivered_to(self, place: str) -> list[Delivered]:
-        """Every submission delivered to ``place`` (``outbox/<mailbox>``), oldest first."""
+    def delivered_to(self, place: str, folders: Collection[str] | None = None) -> list[Delivered]:
+        """Every submission delivered to ``place`` (``outbox/<mailbox>``), oldest first; with
+        ``folders``, only those delivered into these folders (a mailbox's listing asks for
+        what still waits, not for the thousands handled since)."""
+        query = (
+            sa.select(
+                deliveries.c.submission_id,
+                deliveries.c.folder,
+                submissions.c.form_type,
+                submissions.c.status,
+                deliveries.c.priority,
+                submissions.c.received_at,
+                deliveries.c.due_at,
+                submissions.c.case_id,
+            )
+            .join(submissions, submissions.c.submission_id == deliveries.c.submission_id)
+            .where(deliveries.c.place == place)
+        )
+        if folders is None:
+            queries = [query]
+        else:
+            names = sorted(folders)
+            queries = [
+                query.where(deliveries.c.folder.in_(names[start : start + 500]))
+                for start in range(0, len(names), 500)
+            ]
         with self.reading() as connection:
-            rows = connection.execute(
-                sa.select(
-                    deliveries.c.submission_id,
-                    deliveries.c.folder,
-                    submissions.c.form_type,
-                    submissions.c.status,
-                    deliveries.c.priority,
-                    submissions.c.received_at,
-                    deliveries.c.due_at,
-                    submissions.c.case_id,
-                )
-                .join(submissions, submissions.c.submission_id == deliveries.c.submission_id)
-                .where(deliveries.c.place == place)
-                .order_by(submissions.c.received_at, deliveries.c.submission_id)
-            ).all()
-        return [
+            rows = [row for each in queries for row in connection.execute(each)]
+        found = [
             Delivered(
                 submission_id,
                 folder,
@@ -419,6 +443,7 @@ class Ledger:
                 case_id,
             ) in rows
         ]
+        return sorted(found, key=lambda row: (row.received_at, row.submission_id))
 
     def case_history(self, case_id: str) -> History:
         """What routed forms said of a case, oldest first: (form_type, normalised form)."""

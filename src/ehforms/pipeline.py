@@ -193,21 +193,27 @@ class Postroom:
         )
 
     def recovered(self, now: float) -> list[Job]:
-        """Claims left in ``processing/`` (a stop, a crash, a failed delivery) that are due."""
-        jobs = []
+        """Claims left in ``processing/`` (a stop, a crash, a failed delivery) that are due.
+
+        Their locks (several watchers) and their ledger rows are asked for all at once: a
+        watcher that shares the root finds the other's claims there at every look."""
         # with other watchers, an empty claim folder may be one being filled: left a while
         quiet = TIDY_SHARED_SECONDS if self.claims.shared else 0.0
-        for claim in self.mailroom.claims_in_processing(tidy_after=quiet):
-            retry = self.retries.get(claim.submission_id)
-            if retry is not None and retry.not_before > now:
-                continue
-            if not self.claims.take(claim.submission_id):
-                continue  # another watcher works it (or is finishing it)
+        due = [
+            claim
+            for claim in self.mailroom.claims_in_processing(tidy_after=quiet)
+            if (retry := self.retries.get(claim.submission_id)) is None or retry.not_before <= now
+        ]
+        mine = self.claims.take_many([claim.submission_id for claim in due])
+        due = [claim for claim in due if claim.submission_id in mine]  # the rest: another's
+        known = self.ledger.recovering([claim.submission_id for claim in due])
+        jobs = []
+        for claim in due:
             if not claim.path.parent.is_dir():  # finished by another watcher meanwhile
                 self.claims.release(claim.submission_id)
                 continue
-            seen = self.ledger.get(claim.submission_id)
-            if seen is not None and seen.state == "done":
+            state, failures = known.get(claim.submission_id, (None, 0))
+            if state == "done":
                 self._archive(claim)  # stopped after the ledger, before archive
                 self.claims.release(claim.submission_id)
                 continue
@@ -216,7 +222,7 @@ class Postroom:
             except OSError as error:
                 self._retry(claim.submission_id, now, _unreadable(error))
                 continue
-            job.poisoned = self.ledger.failures(claim.submission_id) >= FAILURES_ALLOWED
+            job.poisoned = failures >= FAILURES_ALLOWED
             job.recovered = True
             jobs.append(job)
         return jobs
@@ -425,10 +431,11 @@ class Postroom:
             if r.outcome is not None
         )
         for result in delivered:
+            self._archive(result.claim)
+        self.claims.release_many([result.claim.submission_id for result in delivered])
+        for result in delivered:
             outcome = result.outcome
             assert outcome is not None
-            self._archive(result.claim)
-            self.claims.release(result.claim.submission_id)
             # what is written is written: keep only the receipt, so a backlog costs no memory
             result.outcome = dataclasses.replace(
                 outcome, form_json=None, documents=None, case_data=None
