@@ -414,13 +414,16 @@ def test_a_closure_in_the_same_batch_as_its_transfer_shows_what_the_family_withh
     assert "Mother's mental health history" in text
 
 
-LOADED = "sorted(m for m in ('weasyprint', 'docxtpl') if m in __import__('sys').modules)"
+LOADED = (
+    "sorted(m for m in ('weasyprint', 'docxtpl', 'sqlalchemy') if m in __import__('sys').modules)"
+)
 
 
 def test_a_batch_loads_the_pdf_engine_in_a_worker_only_for_a_form_with_documents(root):
     """``process`` (warm=False): forms that make no documents never load WeasyPrint or docxtpl
     in a worker, so a burst of them holds less memory; the first form with documents loads
-    them. ``watch`` (warm=True) loads them as each worker starts, for a quick first pickup."""
+    them. A worker loads the database layer only for a closure (what the family withheld).
+    ``watch`` (warm=True) loads the PDF engine as each worker starts, for a quick pickup."""
     path, config = root
     for n in range(2):
         drop(path, f"rfas-{n}.json", load_example("rfas"))  # no documents
@@ -434,5 +437,13 @@ def test_a_batch_loads_the_pdf_engine_in_a_worker_only_for_a_form_with_documents
         assert all(r.outcome.receipt.documents for r in results)
         loaded = {tuple(room.executor().submit(eval, LOADED).result()) for _ in range(8)}
         assert ("docxtpl", "weasyprint") in loaded
+        for n in range(2):
+            closure = load_example("closure")
+            closure["case_id"] = f"{closure['case_id']}{n}"
+            drop(path, f"closure-{n}.json", closure)
+        results = room.run()
+        assert [r.outcome.receipt.status for r in results] == ["routed", "routed"]
+        loaded = {tuple(room.executor().submit(eval, LOADED).result()) for _ in range(8)}
+        assert any("sqlalchemy" in each for each in loaded)
     with Postroom(path, config, workers=2, clock=lambda: RECEIVED) as room:
         assert "weasyprint" in room.executor().submit(eval, LOADED).result()
