@@ -2,6 +2,8 @@
 
     python bench/run.py                  # the full run (N = 100 and 1,000, a 10,000 burst)
     python bench/run.py --quick          # N = 100 only, a 1,000 burst, fewer latency samples
+    python bench/run.py --runs 3         # the N = 100 and 1,000 bursts three times: the spread
+    python bench/run.py --profile 300    # a burst of 300 under py-spy: where the time goes
 
 Figures are printed, not asserted: compare them between changes. Measures, on the same forms:
 (a) ``ehforms process``, (b) the naive serial loop in ``naive.py``, (c) the bare cost of
@@ -14,6 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -29,6 +33,7 @@ from synthetic import MIX, NO_DOCUMENTS, form, make_forms  # noqa: E402
 BENCH = Path(__file__).resolve().parent
 PYTHON = sys.executable
 AT = "2026-11-24T09:00:00+00:00"
+LAST_CPU = 0.0
 
 
 # -- memory of a process tree -------------------------------------------------------------
@@ -75,7 +80,10 @@ class PeakRss(threading.Thread):
 
 
 def timed(command: list[str]) -> tuple[float, int, str]:
-    """Run a command; wall seconds, peak RSS of its tree, and its stdout."""
+    """Run a command; wall seconds, peak RSS of its tree, and its stdout. The CPU seconds of
+    the whole tree (user and system, workers included) are kept in ``LAST_CPU``."""
+    global LAST_CPU
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
@@ -85,6 +93,8 @@ def timed(command: list[str]) -> tuple[float, int, str]:
     out, _ = process.communicate()
     seconds = time.perf_counter() - start
     peak = sampler.stop()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    LAST_CPU = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if process.returncode != 0:
         raise SystemExit(f"{command[:4]} failed with {process.returncode}")
     return seconds, peak, out
@@ -107,29 +117,23 @@ def mb(value: int) -> str:
 # -- (a), (b), (c) ------------------------------------------------------------------------
 
 
+def process_command(root: Path, workers: int) -> list[str]:
+    return [
+        PYTHON, "-m", "ehforms", "process", "--root", str(root), "--workers", str(workers),
+        "--received-at", AT, "--json",
+    ]  # fmt: skip
+
+
 def burst(
     count: int, workers: int, *, mix=MIX, naive: bool = True, bundle_share: float = 0.0
 ) -> dict[str, float]:
+    """(a) ``ehforms process`` on a burst; with ``naive``, (b) and (c) on the same forms."""
     forms = make_forms(count, mix=mix, bundle_share=bundle_share)
     result: dict[str, float] = {"forms": count, "workers": workers}
     with tempfile.TemporaryDirectory() as tmp:
         root = fresh_root(Path(tmp), forms)
-        seconds, peak, _ = timed(
-            [
-                PYTHON,
-                "-m",
-                "ehforms",
-                "process",
-                "--root",
-                str(root),
-                "--workers",
-                str(workers),
-                "--received-at",
-                AT,
-                "--json",
-            ]
-        )
-        result.update(a_seconds=seconds, a_rate=count / seconds, a_rss=peak)
+        seconds, peak, _ = timed(process_command(root, workers))
+        result.update(a_seconds=seconds, a_rate=count / seconds, a_rss=peak, a_cpu=LAST_CPU)
     if naive:
         with tempfile.TemporaryDirectory() as tmp:
             inbox, outbox = Path(tmp) / "inbox", Path(tmp) / "outbox"
@@ -140,7 +144,14 @@ def burst(
             result.update(b_seconds=json.loads(out)["seconds"], b_wall=wall, b_rss=peak)
             wall, peak, out = timed([PYTHON, str(BENCH / "bare.py"), str(inbox)])
             bare = json.loads(out)
-            result.update(c_seconds=bare["seconds"], c_documents=bare["documents"], c_rss=peak)
+            result.update(
+                c_seconds=bare["seconds"],
+                c_cpu=bare["cpu"],
+                r_seconds=bare["renderer_seconds"],
+                r_cpu=bare["renderer_cpu"],
+                c_documents=bare["documents"],
+                c_rss=peak,
+            )
     return result
 
 
@@ -148,7 +159,7 @@ def report_burst(result: dict[str, float]) -> None:
     print(
         f"  (a) ehforms process, {result['workers']:.0f} worker(s): "
         f"{result['a_seconds']:.2f} s, {result['a_rate']:.1f} forms/s, "
-        f"peak RSS {mb(int(result['a_rss']))}"
+        f"CPU {result['a_cpu']:.2f} s, peak RSS {mb(int(result['a_rss']))}"
     )
     if "b_seconds" in result:
         cores = result["workers"]
@@ -158,14 +169,97 @@ def report_burst(result: dict[str, float]) -> None:
             f"peak RSS {mb(int(result['b_rss']))}"
         )
         print(
-            f"  (c) bare rendering of {result['c_documents']:.0f} documents on one core: "
-            f"{result['c_seconds']:.2f} s"
+            f"  (c) bare WeasyPrint and docxtpl, {result['c_documents']:.0f} documents on one "
+            f"core: {result['c_seconds']:.2f} s (CPU {result['c_cpu']:.2f} s); "
+            f"ehforms's Renderer alone: {result['r_seconds']:.2f} s (CPU {result['r_cpu']:.2f} s)"
         )
         print(
-            f"  (a) is {result['b_seconds'] / result['a_seconds']:.2f}x faster than (b); "
-            f"(a) / (c / {cores:.0f} cores) = "
-            f"{result['a_seconds'] / (result['c_seconds'] / cores):.2f}"
+            f"  (a) is {speedup(result):.2f}x faster than (b); "
+            f"(a) / (c / {cores:.0f} cores) = {floor_ratio(result):.2f}; "
+            f"CPU (a) / (c) = {result['a_cpu'] / result['c_cpu']:.2f}, "
+            f"(a) / Renderer = {result['a_cpu'] / result['r_cpu']:.2f}"
         )
+
+
+def speedup(result: dict[str, float]) -> float:
+    return result["b_seconds"] / result["a_seconds"]
+
+
+def floor_ratio(result: dict[str, float]) -> float:
+    return result["a_seconds"] / (result["c_seconds"] / result["workers"])
+
+
+def spread(values: list[float], digits: int = 2) -> str:
+    return (
+        f"{statistics.median(values):.{digits}f} "
+        f"({min(values):.{digits}f} to {max(values):.{digits}f})"
+    )
+
+
+# -- a profile ----------------------------------------------------------------------------
+
+
+def profile(count: int, workers: int) -> None:
+    """A burst under py-spy (every process, workers included), summed by kind of process."""
+    import shutil
+
+    spy = shutil.which("py-spy") or str(Path(PYTHON).parent / "py-spy")
+    if not Path(spy).exists():
+        raise SystemExit("--profile needs py-spy: pip install -e '.[bench]'")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = fresh_root(Path(tmp), make_forms(count))
+        raw = Path(tmp) / "profile.txt"
+        subprocess.run(
+            [spy, "record", "--subprocesses", "--idle", "--format", "raw", "--rate", "250",
+             "--output", str(raw), "--", *process_command(root, workers)],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        print(f"A profile of `ehforms process` on {count} forms, {workers} worker(s):")
+        print(summarise(raw.read_text()))
+
+
+def _place(frame: str) -> str:
+    """``name (path/file.py:123)`` → ``name (path/file.py)``: a function, not a line."""
+    name, _, where = frame.partition(" (")
+    return f"{name} ({where.rsplit(':', 1)[0]})" if where else name
+
+
+PROCESS = re.compile(r'process \d+:"[^"]*";?')  # py-spy's frame per process (may hold ";")
+WAITING = ("select", "wait", "poll", "acquire", "_recv", "recv_bytes", "sleep")
+
+
+def summarise(raw: str, top: int = 22) -> str:
+    """py-spy's raw stacks (recorded with ``--idle``), the main thread of each process only:
+    for the main process and the workers apart, the share of samples in each function
+    (inclusive), and the share spent waiting (a core the process is not using)."""
+    import collections
+
+    inclusive: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    total: collections.Counter[str] = collections.Counter()
+    waiting: collections.Counter[str] = collections.Counter()
+    for line in raw.splitlines():
+        stack, _, n = line.rpartition(" ")
+        kind = "workers" if len(PROCESS.findall(stack)) > 1 else "main"
+        frames = PROCESS.sub("", stack).split(";")
+        if frames[0].startswith("Thread._bootstrap") or "resource_tracker" in stack:
+            continue  # a helper thread (the pool's manager, a queue feeder, a watch on the
+            # parent), or multiprocessing's resource tracker: not a core's work
+        total[kind] += int(n)
+        if frames[-1].split(" (")[0].rsplit(".", 1)[-1].lstrip("_").startswith(WAITING):
+            waiting[kind] += int(n)
+        for frame in {_place(f) for f in frames}:
+            inclusive[kind][frame] += int(n)
+    lines = []
+    for kind in ("main", "workers"):
+        if not total[kind]:
+            continue
+        lines.append(
+            f"  {kind}, main thread: {total[kind]} samples, "
+            f"{100 * waiting[kind] / total[kind]:.1f}% of them waiting"
+        )
+        for frame, n in inclusive[kind].most_common(top):
+            lines.append(f"    {100 * n / total[kind]:5.1f}%  {frame[:110]}")
+    return "\n".join(lines)
 
 
 # -- pickup latency -----------------------------------------------------------------------
@@ -235,21 +329,42 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a shorter run")
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument(
+        "--runs", type=int, default=1, help="run the N=100 and 1,000 bursts this many times"
+    )
+    parser.add_argument(
+        "--profile", type=int, metavar="N", help="only profile a burst of N forms (py-spy)"
+    )
     args = parser.parse_args()
     cores = os.cpu_count() or 1
+    if args.profile:
+        profile(args.profile, cores)
+        return
     sizes = [100] if args.quick else [100, 1000]
     big = 1000 if args.quick else 10000
     print(f"ehforms benchmarks on {cores} cores, Python {sys.version.split()[0]}")
     print(f"`ehforms --help`: {help_time() * 1000:.0f} ms (median of 5)")
     for count in sizes:
         print(f"\nA burst of {count} forms of all five types (10% invalid):")
-        report_burst(burst(count, cores))
-        if count == sizes[-1] and cores > 1:
-            one = burst(count, 1, naive=False)
-            print(
-                f"  with 1 worker: {one['a_seconds']:.2f} s ({one['a_rate']:.1f} forms/s), "
-                f"peak RSS {mb(int(one['a_rss']))}"
-            )
+        runs, ones = [], []
+        for _ in range(args.runs):
+            runs.append(burst(count, cores))
+            report_burst(runs[-1])
+            if count == sizes[-1] and cores > 1:
+                ones.append(burst(count, 1, naive=False))
+                print(
+                    f"  with 1 worker: {ones[-1]['a_seconds']:.2f} s "
+                    f"({ones[-1]['a_rate']:.1f} forms/s), peak RSS {mb(int(ones[-1]['a_rss']))}; "
+                    f"{cores} workers are {ones[-1]['a_seconds'] / runs[-1]['a_seconds']:.2f}x "
+                    "faster"
+                )
+        if args.runs > 1:
+            print(f"  over {args.runs} runs, median (lowest to highest):")
+            print(f"    (a) / (c / cores): {spread([floor_ratio(r) for r in runs])}")
+            print(f"    (a) faster than (b): {spread([speedup(r) for r in runs])}x")
+            if ones:
+                gains = [o["a_seconds"] / r["a_seconds"] for o, r in zip(ones, runs, strict=True)]
+                print(f"    1 worker to {cores}: {spread(gains)}x")
     for count in sizes:
         print(f"\nThe same burst of {count} forms with 10% of them as ZIP bundles:")
         report_burst(burst(count, cores, naive=False, bundle_share=0.1))

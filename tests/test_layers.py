@@ -42,6 +42,7 @@ LAYERS: dict[str, list[str]] = {
     ],
     "application": [
         "pipeline",
+        "claiming",
         "retries",
         "watch",
         "status",

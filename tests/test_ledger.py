@@ -205,3 +205,33 @@ def test_a_root_made_by_an_earlier_version_is_tightened_when_its_owner_opens_it(
     Postroom(root, config, workers=1).close()
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
     assert stat.S_IMODE((state / "ledger.sqlite3").stat().st_mode) == 0o600
+
+
+def test_a_look_in_processing_asks_the_ledger_once_for_every_claim_there(tmp_path):
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    try:
+        ledger.claimed([("01A", "abc", "a.json", RECEIVED), ("01B", "def", "b.json", RECEIVED)])
+        ledger.failed("01A")
+        ids = ["01A", "01B", "01Z"] + [f"02{n:04d}" for n in range(1200)]  # chunked
+        assert ledger.recovering(ids) == {"01A": ("claimed", 1), "01B": ("claimed", 0)}
+        assert ledger.recovering([]) == {}
+    finally:
+        ledger.close()
+
+
+def test_a_listing_asks_for_the_folders_that_still_wait_only(tmp_path):
+    config = make_root(tmp_path)
+    for n in range(3):
+        form = load_example("rfas")
+        form["children"][0]["given_name"] = f"Child{n}"
+        drop(tmp_path, f"rfas-{n}.json", form)
+    with Postroom(tmp_path, config, clock=lambda: RECEIVED) as room:
+        room.run()
+        everything = room.ledger.delivered_to("outbox/eh-central")
+        assert len(everything) == 3
+        folders = [row.folder for row in everything]
+        assert room.ledger.delivered_to("outbox/eh-central", {folders[1]}) == [everything[1]]
+        many = set(folders) | {f"no-such-folder-{n}" for n in range(1100)}  # chunked
+        assert room.ledger.delivered_to("outbox/eh-central", many) == everything
+        assert room.ledger.delivered_to("outbox/eh-central", set()) == []
+        assert room.ledger.delivered_to("outbox/mash", set(folders)) == []

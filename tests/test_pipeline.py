@@ -412,3 +412,38 @@ def test_a_closure_in_the_same_batch_as_its_transfer_shows_what_the_family_withh
         page.extract_text() for page in PdfReader(folder / "case-closure-note.pdf").pages
     )
     assert "Mother's mental health history" in text
+
+
+LOADED = (
+    "sorted(m for m in ('weasyprint', 'docxtpl', 'sqlalchemy') if m in __import__('sys').modules)"
+)
+
+
+def test_a_batch_loads_the_pdf_engine_in_a_worker_only_for_a_form_with_documents(root):
+    """``process`` (warm=False): forms that make no documents never load WeasyPrint or docxtpl
+    in a worker, so a burst of them holds less memory; the first form with documents loads
+    them. A worker loads the database layer only for a closure (what the family withheld).
+    ``watch`` (warm=True) loads the PDF engine as each worker starts, for a quick pickup."""
+    path, config = root
+    for n in range(2):
+        drop(path, f"rfas-{n}.json", load_example("rfas"))  # no documents
+    with Postroom(path, config, workers=2, clock=lambda: RECEIVED, warm=False) as room:
+        results = room.run()
+        assert [r.outcome.receipt.documents for r in results] == [(), ()]
+        assert room.executor().submit(eval, LOADED).result() == []
+        drop(path, "transfer.json", load_example("transfer"))  # a consent letter
+        drop(path, "notification.json", load_example("notification"))
+        results = room.run()
+        assert all(r.outcome.receipt.documents for r in results)
+        loaded = {tuple(room.executor().submit(eval, LOADED).result()) for _ in range(8)}
+        assert ("docxtpl", "weasyprint") in loaded
+        for n in range(2):
+            closure = load_example("closure")
+            closure["case_id"] = f"{closure['case_id']}{n}"
+            drop(path, f"closure-{n}.json", closure)
+        results = room.run()
+        assert [r.outcome.receipt.status for r in results] == ["routed", "routed"]
+        loaded = {tuple(room.executor().submit(eval, LOADED).result()) for _ in range(8)}
+        assert any("sqlalchemy" in each for each in loaded)
+    with Postroom(path, config, workers=2, clock=lambda: RECEIVED) as room:
+        assert "weasyprint" in room.executor().submit(eval, LOADED).result()

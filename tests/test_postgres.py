@@ -195,6 +195,28 @@ def test_two_watchers_share_a_root_one_claim_each(tmp_path):
 
 
 @pytest.mark.postgresql
+def test_claims_are_taken_and_let_go_many_at_a_time(tmp_path):
+    """A look in processing/ asks for every claim there in one round trip, and a burst lets
+    its recorded claims go together: the same locks as one at a time."""
+    config = make_root(tmp_path)
+    with Postroom(tmp_path, config) as room:
+        one, two = Claims(room.ledger.engine), Claims(room.ledger.engine)
+        try:
+            assert one.take_many(["01A", "01B"]) == {"01A", "01B"}
+            assert one.take_many(["01A", "01C"]) == {"01A", "01C"}  # held already, and new
+            assert two.take_many(["01A", "01B", "01C", "01D"]) == {"01D"}
+            assert two.take("01B") is False
+            one.release_many(["01A", "01B", "01X"])  # one never held: nothing happens
+            assert one.held == {"01C"}
+            assert two.take_many(["01A", "01B", "01C"]) == {"01A", "01B"}
+            two.release_many(["01A"])
+            assert one.take("01A") is True and two.take("01A") is False
+        finally:
+            one.close()
+            two.close()
+
+
+@pytest.mark.postgresql
 def test_the_roots_jobs_run_in_one_process_at_a_time(tmp_path):
     config = make_root(tmp_path)
     one, two = Root(tmp_path, config), Root(tmp_path, config)

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from ehforms import routing
 from ehforms.bundles import Bundle, Limits, read_folder, read_zip
 from ehforms.config import Config
-from ehforms.database import Where, ledger_of
 from ehforms.errors import DeliveryError, LedgerError
 from ehforms.files import NotARegularFile, display_name, open_regular
 from ehforms.mailroom import Claim, Mailroom, Outcome
@@ -63,12 +62,16 @@ class Result:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(root: Path, config: Config) -> None:
+def _init_worker(root: Path, config: Config, warm: bool = True) -> None:
+    """A pool process's start. ``warm``: load the PDF engine and fonts now, so that a daemon's
+    first form with documents does not wait for them; a batch leaves them to the first form
+    that has documents, so a burst of forms that make none never holds them in memory."""
     bind_to_parent()
     mailroom = Mailroom(root, config)
     _worker["mailroom"] = mailroom
-    _worker["ledger"] = LazyLedger(ledger_of(mailroom.state, config))
-    renderer_for(mailroom.root).warm()
+    _worker["ledger"] = LazyLedger(mailroom.state, config)
+    if warm:
+        renderer_for(mailroom.root).warm()
 
 
 def _ready() -> bool:
@@ -152,17 +155,19 @@ def job_for(claim: Claim, fd: int | None = None, limits: Limits | None = None) -
 
 class LazyLedger:
     """A worker's view of the ledger, opened the first time it is asked (for a closure's
-    withheld list): a burst without closures never loads the database layer in a worker."""
+    withheld list): a burst without closures never loads the database layer (SQLAlchemy) in
+    a worker, which saves each worker its import time and its memory."""
 
-    def __init__(self, path: Where) -> None:
-        self.path = path
+    def __init__(self, state: Path, config: Config) -> None:
+        self.state, self.config = state, config
         self._ledger: Ledger | None = None
 
     def withheld(self, case_id: str) -> list[str] | None:
         if self._ledger is None:
+            from ehforms.database import ledger_of
             from ehforms.ledger import Ledger
 
-            self._ledger = Ledger(self.path, migrate_schema=False)
+            self._ledger = Ledger(ledger_of(self.state, self.config), migrate_schema=False)
         return self._ledger.withheld(case_id)
 
 

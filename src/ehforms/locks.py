@@ -34,6 +34,16 @@ JOBS = 0x6568_6602  # the first key of a job's lock; the second names the job
 PURGE = "purge"  # the job of ``ehforms purge`` and the watchers' daily purge
 _TAKE = sa.text("SELECT pg_try_advisory_lock(:space, hashtext(:key))")
 _LET_GO = sa.text("SELECT pg_advisory_unlock(:space, hashtext(:key))")
+# many claims in one round trip: a burst lets go of its claims a few dozen at a time, and a
+# watcher looking in processing/ asks for every claim it finds there at once
+_TAKE_MANY = sa.text(
+    "SELECT key FROM unnest(CAST(:keys AS text[])) AS key "
+    "WHERE pg_try_advisory_lock(:space, hashtext(key))"
+)
+_LET_GO_MANY = sa.text(
+    "SELECT count(*) FROM unnest(CAST(:keys AS text[])) AS key "
+    "WHERE pg_advisory_unlock(:space, hashtext(key))"
+)
 
 
 def shared(engine: Engine) -> bool:
@@ -91,6 +101,34 @@ class Claims:
         if taken:
             self.held.add(submission_id)
         return taken
+
+    def take_many(self, submission_ids: list[str]) -> set[str]:
+        """The claims of ``submission_ids`` this process may work, asked in one round trip:
+        those it holds already or takes now (another process holds the rest)."""
+        if not self.shared:
+            return set(submission_ids)
+        wanted = [sid for sid in dict.fromkeys(submission_ids) if sid not in self.held]
+        taken = set(submission_ids) & self.held
+        if not wanted:
+            return taken
+        with self._mutex, _translated(self.engine):
+            try:
+                rows = self._locks().execute(_TAKE_MANY, {"space": _int32(CLAIMS), "keys": wanted})
+                now = {str(row[0]) for row in rows}
+            except sa.exc.DBAPIError:
+                self._drop()
+                raise
+        self.held |= now
+        return taken | now
+
+    def release_many(self, submission_ids: list[str]) -> None:
+        """Claims finished (recorded and archived), let go in one round trip."""
+        mine = [sid for sid in dict.fromkeys(submission_ids) if sid in self.held]
+        if not self.shared or not mine:
+            return
+        self.held.difference_update(mine)
+        with self._mutex, suppress(sa.exc.DBAPIError):
+            self._locks().execute(_LET_GO_MANY, {"space": _int32(CLAIMS), "keys": mine})
 
     def release(self, submission_id: str) -> None:
         """The claim is finished (recorded and archived): another process may look at it."""

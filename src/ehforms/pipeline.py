@@ -1,8 +1,9 @@
 """The batch that takes the inbox through to outcomes: :class:`Postroom`.
 
-It claims files, records them in the ledger, spots duplicates in claim order, hands the work
-(:func:`ehforms.jobs.work`) to a pool of processes where it is heavy, records each outcome, and
-retries what failed. One file never stops the rest.
+It claims files (that half is :mod:`ehforms.claiming`), records them in the ledger, spots
+duplicates in claim order, hands the work (:func:`ehforms.jobs.work`) to a pool of processes
+where it is heavy, records each outcome, and retries what failed. One file never stops the
+rest.
 """
 
 from __future__ import annotations
@@ -20,34 +21,26 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ehforms.bundles import Limits, settle_state
+from ehforms.claiming import Claiming
 from ehforms.config import Config
 from ehforms.database import ledger_of
-from ehforms.errors import ClaimError
-from ehforms.files import NotARegularFile, open_regular
-from ehforms.jobs import Job, Result, _init_worker, _ready, job_for, log_safe, work
+from ehforms.jobs import Job, Result, _init_worker, _ready, log_safe, work
 from ehforms.ledger import Ledger
 from ehforms.locks import Claims
-from ehforms.mailroom import Claim, Mailroom
+from ehforms.mailroom import Mailroom
 from ehforms.outcomes import utcnow
-from ehforms.retries import Retry, _claim_reason, _unreadable, fault_lines, note, urgent_first
+from ehforms.retries import Retry, fault_lines, urgent_first
 from ehforms.routing import FAILURES_ALLOWED
-from ehforms.submission import (
-    looks_like_closure,
-)
 
 log = logging.getLogger("ehforms")
 
 # Delivered outcomes are recorded in the ledger this many at a time (and at the end of each
 # group of jobs), in one transaction.
 RECORD_EVERY = 32
-# several watchers on one root: an empty claim folder is removed once this old (another
-# watcher may be between making it and renaming its file in)
-TIDY_SHARED_SECONDS = 60.0
 
 
 @dataclass
-class Postroom:
+class Postroom(Claiming):
     """Takes what is in the inbox (and what was in flight) through to an outcome.
 
     One file never stops the rest: a file that cannot be taken stays in the inbox and is tried
@@ -62,6 +55,7 @@ class Postroom:
     clock: Callable[[], dt.datetime] = utcnow
     stop: threading.Event = field(default_factory=threading.Event)
     ledger_timeout: float = 30.0  # seconds to wait for a ledger another program holds
+    warm: bool = True  # workers load the PDF engine when they start (see jobs._init_worker)
     mailroom: Mailroom = field(init=False)
     ledger: Ledger = field(init=False)
     retries: dict[str, Retry] = field(default_factory=dict, init=False)
@@ -100,7 +94,7 @@ class Postroom:
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(self.root, self.config),
+                initargs=(self.root, self.config, self.warm),
             )
         return self._executor
 
@@ -113,130 +107,6 @@ class Postroom:
     def faults(self) -> list[str]:
         """What is waiting to be tried again, in words for ``status`` (no names)."""
         return fault_lines(self.inbox_faults.values(), self.retries.items())
-
-    # -- claiming ---------------------------------------------------------------------
-
-    def backlog(self) -> list[Path]:
-        """The inbox's files, urgent-looking ones first, then oldest first."""
-        return urgent_first(self._closures, self.mailroom.candidates())
-
-    def _looks_like_closure(self, job: Job) -> bool:
-        name = job.claim.path.name
-        if name in self._closures:
-            self._closures.discard(name)
-            return True
-        return job.recovered and looks_like_closure(job.claim.path)  # not looked at yet
-
-    def claim(self, path: Path) -> Job | None:
-        """Take one file from the inbox; None when it is gone or must wait (see faults)."""
-        retry = self.inbox_faults.get(path)
-        now = time.monotonic()
-        if retry is not None and retry.not_before > now:
-            return None
-        if path.is_dir() and not path.is_symlink():
-            # a bundle's folder is taken whole, once settled, never half-copied; a later scan
-            # finds it again when it has
-            settled, _ = settle_state(path, time.time(), self.config.bundle_settle_seconds)
-            if not settled:
-                return None
-        try:
-            # a file that cannot be read stays where business support can put it right
-            fd = open_regular(path)
-        except NotARegularFile:
-            fd = None
-        except FileNotFoundError:
-            self.inbox_faults.pop(path, None)  # gone (taken, moved or deleted): nothing waits
-            return None
-        except OSError as error:
-            self._inbox_fault(path, now, _unreadable(error))
-            return None
-        try:
-            try:
-                claim = self.mailroom.claim(path, self.clock())
-            except (ClaimError, OSError) as error:
-                self._inbox_fault(path, now, _claim_reason(error))
-                return None
-            self.inbox_faults.pop(path, None)
-            if claim is None:
-                return None
-            if not self.claims.take(claim.submission_id):
-                return None  # another watcher found it in processing/ first: it finishes it
-            try:
-                return self._job(claim, fd)
-            except OSError as error:  # claimed already: finished from processing/ later
-                self._retry(claim.submission_id, now, _unreadable(error))
-                return None
-        finally:
-            if fd is not None:
-                os.close(fd)
-
-    def _inbox_fault(self, path: Path, now: float, reason: str) -> None:
-        retry = self.inbox_faults.setdefault(path, Retry())
-        if retry.reason != reason:
-            log.info("a file in the inbox cannot be taken (%s): tried again later", reason)
-        note(retry, now, self.config.retry_max_seconds, reason)
-
-    def _job(self, claim: Claim, fd: int | None = None) -> Job:
-        return job_for(claim, fd, Limits.of(self.config))
-
-    def _record(self, jobs: list[Job]) -> None:
-        self.ledger.claimed(
-            (
-                j.claim.submission_id,
-                j.sha256,
-                j.claim.source,
-                j.claim.received_at,
-                j.form_sha256 or j.sha256,
-            )
-            for j in jobs
-        )
-
-    def recovered(self, now: float) -> list[Job]:
-        """Claims left in ``processing/`` (a stop, a crash, a failed delivery) that are due."""
-        jobs = []
-        # with other watchers, an empty claim folder may be one being filled: left a while
-        quiet = TIDY_SHARED_SECONDS if self.claims.shared else 0.0
-        for claim in self.mailroom.claims_in_processing(tidy_after=quiet):
-            retry = self.retries.get(claim.submission_id)
-            if retry is not None and retry.not_before > now:
-                continue
-            if not self.claims.take(claim.submission_id):
-                continue  # another watcher works it (or is finishing it)
-            if not claim.path.parent.is_dir():  # finished by another watcher meanwhile
-                self.claims.release(claim.submission_id)
-                continue
-            seen = self.ledger.get(claim.submission_id)
-            if seen is not None and seen.state == "done":
-                self._archive(claim)  # stopped after the ledger, before archive
-                self.claims.release(claim.submission_id)
-                continue
-            try:
-                job = self._job(claim)
-            except OSError as error:
-                self._retry(claim.submission_id, now, _unreadable(error))
-                continue
-            job.poisoned = self.ledger.failures(claim.submission_id) >= FAILURES_ALLOWED
-            job.recovered = True
-            jobs.append(job)
-        return jobs
-
-    def _retry(self, submission_id: str, now: float, reason: str) -> None:
-        note(
-            self.retries.setdefault(submission_id, Retry()),
-            now,
-            self.config.retry_max_seconds,
-            reason,
-        )
-
-    def _archive(self, claim: Claim) -> None:
-        try:
-            self.mailroom.archive_claim(claim)
-        except OSError as error:  # delivered and recorded: archived at the next run
-            log.error(
-                "submission %s: could not archive the original (%s)",
-                claim.submission_id,
-                error.strerror,
-            )
 
     # -- processing -------------------------------------------------------------------
 
@@ -424,10 +294,11 @@ class Postroom:
             if r.outcome is not None
         )
         for result in delivered:
+            self._archive(result.claim)
+        self.claims.release_many([result.claim.submission_id for result in delivered])
+        for result in delivered:
             outcome = result.outcome
             assert outcome is not None
-            self._archive(result.claim)
-            self.claims.release(result.claim.submission_id)
             # what is written is written: keep only the receipt, so a backlog costs no memory
             result.outcome = dataclasses.replace(
                 outcome, form_json=None, documents=None, case_data=None

@@ -45,8 +45,8 @@ class Mailboxes(RootBase):
         ledger = self.reader()
         if ledger is not None:
             try:
-                for row in ledger.delivered_to(f"outbox/{mailbox}"):
-                    if row.folder in present:
+                for row in ledger.delivered_to(f"outbox/{mailbox}", present):
+                    if row.folder in present:  # (asked for these only)
                         found[row.folder] = Waiting(
                             row.folder,
                             row.submission_id,

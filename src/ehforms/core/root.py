@@ -138,7 +138,9 @@ class Root(Mailboxes, Practitioners, Records):
         clock = now if received_at is None else (lambda: received_at)
         with (
             self.owned(),
-            Postroom(self.path, self.config, workers=worker_count(workers), clock=clock) as room,
+            Postroom(
+                self.path, self.config, workers=worker_count(workers), clock=clock, warm=False
+            ) as room,
         ):
             results = room.run(on_result=on_result, on_claimed=on_claimed)
             return Batch(results, [line for line in room.faults() if "inbox" in line])
