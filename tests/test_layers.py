@@ -122,3 +122,17 @@ def test_the_cli_imports_only_the_core_and_the_registry():
     for module in sorted(f"{name}.py" for name in faces):
         used = {top(name) for _, name in imports(SRC / module)}
         assert used <= allowed, (module, used - allowed)
+
+
+MOST_LINES = 400
+
+
+def test_no_module_is_over_400_lines():
+    """A module a newcomer can read at a sitting: past this, split it along its seams (see
+    docs/architecture.md for the packages that were)."""
+    long = {
+        str(path.relative_to(SRC)): lines
+        for path in SRC.rglob("*.py")
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MOST_LINES
+    }
+    assert long == {}
