@@ -125,9 +125,16 @@ def process_command(root: Path, workers: int) -> list[str]:
 
 
 def burst(
-    count: int, workers: int, *, mix=MIX, naive: bool = True, bundle_share: float = 0.0
+    count: int,
+    workers: int,
+    *,
+    mix=MIX,
+    naive: bool = True,
+    bundle_share: float = 0.0,
+    floor_only: bool = False,
 ) -> dict[str, float]:
-    """(a) ``ehforms process`` on a burst; with ``naive``, (b) and (c) on the same forms."""
+    """(a) ``ehforms process`` on a burst; with ``naive``, (b) and (c) on the same forms;
+    ``floor_only``: (c) alone, without (b) or the renderer's floor."""
     forms = make_forms(count, mix=mix, bundle_share=bundle_share)
     result: dict[str, float] = {"forms": count, "workers": workers}
     with tempfile.TemporaryDirectory() as tmp:
@@ -140,9 +147,11 @@ def burst(
             inbox.mkdir()
             for name, data in forms:
                 (inbox / name).write_bytes(data)
-            wall, peak, out = timed([PYTHON, str(BENCH / "naive.py"), str(inbox), str(outbox)])
-            result.update(b_seconds=json.loads(out)["seconds"], b_wall=wall, b_rss=peak)
-            wall, peak, out = timed([PYTHON, str(BENCH / "bare.py"), str(inbox)])
+            if not floor_only:
+                wall, peak, out = timed([PYTHON, str(BENCH / "naive.py"), str(inbox), str(outbox)])
+                result.update(b_seconds=json.loads(out)["seconds"], b_wall=wall, b_rss=peak)
+            command = [PYTHON, str(BENCH / "bare.py"), str(inbox)]
+            wall, peak, out = timed(command + (["--bare-only"] if floor_only else []))
             bare = json.loads(out)
             result.update(
                 c_seconds=bare["seconds"],
@@ -161,23 +170,25 @@ def report_burst(result: dict[str, float]) -> None:
         f"{result['a_seconds']:.2f} s, {result['a_rate']:.1f} forms/s, "
         f"CPU {result['a_cpu']:.2f} s, peak RSS {mb(int(result['a_rss']))}"
     )
+    cores = result["workers"]
     if "b_seconds" in result:
-        cores = result["workers"]
         print(
             f"  (b) naive serial loop: {result['b_seconds']:.2f} s "
             f"({result['forms'] / result['b_seconds']:.1f} forms/s), "
-            f"peak RSS {mb(int(result['b_rss']))}"
+            f"peak RSS {mb(int(result['b_rss']))}; (a) is {speedup(result):.2f}x faster"
         )
+    if "c_seconds" in result:
         print(
             f"  (c) bare WeasyPrint and docxtpl, {result['c_documents']:.0f} documents on one "
             f"core: {result['c_seconds']:.2f} s (CPU {result['c_cpu']:.2f} s); "
-            f"ehforms's Renderer alone: {result['r_seconds']:.2f} s (CPU {result['r_cpu']:.2f} s)"
-        )
-        print(
-            f"  (a) is {speedup(result):.2f}x faster than (b); "
             f"(a) / (c / {cores:.0f} cores) = {floor_ratio(result):.2f}; "
-            f"CPU (a) / (c) = {result['a_cpu'] / result['c_cpu']:.2f}, "
-            f"(a) / Renderer = {result['a_cpu'] / result['r_cpu']:.2f}"
+            f"CPU (a) / (c) = {result['a_cpu'] / result['c_cpu']:.2f}"
+        )
+    if result.get("r_seconds"):
+        print(
+            f"  ehforms's Renderer alone on the same documents: {result['r_seconds']:.2f} s "
+            f"(CPU {result['r_cpu']:.2f} s); CPU (a) / Renderer = "
+            f"{result['a_cpu'] / result['r_cpu']:.2f}"
         )
 
 
@@ -325,6 +336,40 @@ def help_time() -> float:
     return statistics.median(runs)
 
 
+def targets(cores: int, runs: int, big: int) -> None:
+    """Issue 18's targets, side by side in one run: N=100 against the naive loop; N=1,000
+    against the bare floor and against one worker; peak RSS through a burst of ``big``; the
+    pickup latency with documents under ``watch``."""
+    print(f"ehforms targets on {cores} cores, Python {sys.version.split()[0]}, {runs} run(s)")
+    small, large, ones = [], [], []
+    for n in range(runs):
+        print(f"\nRun {n + 1}: a burst of 100 forms of all five types (10% invalid)")
+        small.append(burst(100, cores))
+        report_burst(small[-1])
+        print(f"Run {n + 1}: a burst of 1,000")
+        large.append(burst(1000, cores, floor_only=True))
+        report_burst(large[-1])
+        ones.append(burst(1000, 1, naive=False))
+        print(f"  with 1 worker: {ones[-1]['a_seconds']:.2f} s")
+    print(f"\nBursts, median (lowest to highest) over {runs} run(s):")
+    print(f"  N=1,000: (a) / (c / {cores} cores) = {spread([floor_ratio(r) for r in large])} "
+          "(target <= 1.10)")  # fmt: skip
+    gains = [o["a_seconds"] / r["a_seconds"] for o, r in zip(ones, large, strict=True)]
+    print(f"  N=1,000: 1 worker to {cores}: {spread(gains)}x (target >= 1.9)")
+    print(f"  N=100: (a) faster than the naive loop: {spread([speedup(r) for r in small])}x "
+          "(target >= 1.8)")  # fmt: skip
+    print(f"\nA burst of {big} forms that make no documents (rfas, marf; 10% invalid):")
+    heavy = burst(big, cores, mix=NO_DOCUMENTS, naive=False)
+    report_burst(heavy)
+    print(f"  peak RSS {mb(int(heavy['a_rss']))} (target < 200 MB)")
+    times = latency(None, [("notification", 50), ("transfer", 50)], 60)
+    print(
+        "\nPickup latency under watch with documents, native events (60 forms): "
+        f"p50 {percentile(times, 0.5) * 1000:.0f} ms, p95 {percentile(times, 0.95) * 1000:.0f} ms "
+        "(target p95 < 150 ms)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a shorter run")
@@ -335,10 +380,18 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=int, metavar="N", help="only profile a burst of N forms (py-spy)"
     )
+    parser.add_argument(
+        "--targets",
+        action="store_true",
+        help="only the figures issue 18 sets targets for, each --runs times",
+    )
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     if args.profile:
         profile(args.profile, cores)
+        return
+    if args.targets:
+        targets(cores, args.runs, 1000 if args.quick else 10000)
         return
     sizes = [100] if args.quick else [100, 1000]
     big = 1000 if args.quick else 10000
