@@ -73,7 +73,7 @@ __all__ = [
 class Mailroom(Claiming, Delivering):
     """The working root's folders, and every write made under them."""
 
-    # -- watcher heartbeat --------------------------------------------------------------
+    # -- the watcher's heartbeat, and the archive ---------------------------------------
 
     def beat(self, mode: str, now: dt.datetime, faults: Iterable[str] = ()) -> None:
         """The watcher's heartbeat, with what it is waiting to try again (no names)."""
