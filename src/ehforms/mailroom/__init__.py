@@ -10,7 +10,7 @@ deleted here but our own half-written ``.partial-`` folders (what is past its re
 is deleted by ``ehforms.purging``).
 
 The rooms of this package: :mod:`~ehforms.mailroom.layout` (the root's folders, made and
-checked, and a file written whole), :mod:`~ehforms.mailroom.claiming` (the inbox and
+checked, and a file written whole), :mod:`~ehforms.mailroom.receiving` (the inbox and
 ``processing/``), :mod:`~ehforms.mailroom.delivery` (the outcomes, into the mailboxes) and
 :mod:`~ehforms.mailroom.naming` (the names files are written under). :class:`Mailroom` joins
 them, with the watcher's heartbeat and the archive.
@@ -26,7 +26,6 @@ from collections.abc import Iterable
 from ulid import ULID
 
 from ehforms.mailboxes import DONE, HEARTBEAT
-from ehforms.mailroom.claiming import Claim, Claiming
 from ehforms.mailroom.delivery import Delivering, Outcome
 from ehforms.mailroom.layout import (
     ARCHIVE,
@@ -45,6 +44,7 @@ from ehforms.mailroom.layout import (
     STATE_MODE,
 )
 from ehforms.mailroom.naming import original_names, unclashed_names
+from ehforms.mailroom.receiving import Claim, Receiving
 
 __all__ = [
     "ARCHIVE",
@@ -70,7 +70,7 @@ __all__ = [
 ]
 
 
-class Mailroom(Claiming, Delivering):
+class Mailroom(Receiving, Delivering):
     """The working root's folders, and every write made under them."""
 
     # -- the watcher's heartbeat, and the archive ---------------------------------------

@@ -20,9 +20,9 @@ from typing import Any
 from ehforms.errors import DeliveryError
 from ehforms.files import open_regular, set_mode
 from ehforms.mailboxes import DONE
-from ehforms.mailroom.claiming import Claim
 from ehforms.mailroom.layout import ATTACHMENTS, PARTIAL, Layout
 from ehforms.mailroom.naming import _reserved, _unclashed, original_names
+from ehforms.mailroom.receiving import Claim
 from ehforms.names import safe_file_name, safe_part
 from ehforms.receipts import Receipt
 

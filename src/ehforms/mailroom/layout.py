@@ -1,8 +1,8 @@
 """The working root's layout: the names of its folders and marks, making them (with their
 modes), checking that a root is laid out, and writing a whole file durably inside it.
 
-:class:`Layout` is the base of :class:`~ehforms.mailroom.Mailroom`; its claiming half
-(:mod:`ehforms.mailroom.claiming`) and its delivering half (:mod:`ehforms.mailroom.delivery`)
+:class:`Layout` is the base of :class:`~ehforms.mailroom.Mailroom`; its receiving half
+(:mod:`ehforms.mailroom.receiving`) and its delivering half (:mod:`ehforms.mailroom.delivery`)
 write through it.
 """
 

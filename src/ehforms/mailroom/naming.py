@@ -1,7 +1,7 @@
 """The names files are written under in a form's folder: safe, and never two the same but for
 capital letters (a form's originals never take a document's name, or ``attachments``).
 
-Pure: the claiming half uses them for a form sent from the web, the delivering half for an
+Pure: the receiving half uses them for a form sent from the web, the delivering half for an
 outcome's files, and ``ehforms.handling`` to know which files a copy's receipt names.
 """
 

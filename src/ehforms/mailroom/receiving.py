@@ -1,4 +1,4 @@
-"""Claiming: files taken from the inbox by an atomic rename into
+"""Receiving: files taken from the inbox by an atomic rename into
 ``.ehforms/processing/<submission_id>/``, forms sent from the web pages written whole (or
 streamed, in parts) under ``.ehforms/incoming/`` and renamed into ``processing/`` at once, and
 the claims a stopped process left there, found again.
@@ -82,8 +82,8 @@ class Claim:
         return self.home / name
 
 
-class Claiming(Layout):
-    """The claiming half of the mailroom: the inbox, the web's incoming forms, processing/."""
+class Receiving(Layout):
+    """The receiving half of the mailroom: the inbox, the web's incoming forms, processing/."""
 
     def candidates(self, now: float | None = None) -> list[Path]:
         """Entries directly in the inbox to take: regular files (a ZIP file is a bundle), links,
