@@ -447,3 +447,23 @@ def test_a_batch_loads_the_pdf_engine_in_a_worker_only_for_a_form_with_documents
         assert any("sqlalchemy" in each for each in loaded)
     with Postroom(path, config, workers=2, clock=lambda: RECEIVED) as room:
         assert "weasyprint" in room.executor().submit(eval, LOADED).result()
+
+
+def test_the_workers_start_as_the_batch_opens_when_several_forms_wait(root):
+    """Their start (a new interpreter each, and its imports) overlaps the opening of the
+    ledger; one form alone is done in-line, with no pool at all."""
+    path, config = root
+    drop(path, "rfas-0.json", load_example("rfas"))
+    with Postroom(path, config, workers=2, clock=lambda: RECEIVED) as room:
+        assert room._executor is None
+        (result,) = room.run()
+        assert result.outcome is not None and room._executor is None
+    drop(path, "rfas-1.json", load_example("rfas"))
+    drop(path, "marf.json", load_example("marf"))
+    with Postroom(path, config, workers=2, clock=lambda: RECEIVED) as room:
+        assert room._executor is not None
+        assert all(r.outcome is not None for r in room.run())
+    drop(path, "rfas-3.json", load_example("rfas"))
+    drop(path, ".rfas-4.json.partial", b"{")  # a copy under way: not counted
+    with Postroom(path, config, workers=2, clock=lambda: RECEIVED) as room:
+        assert room._executor is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import logging
 import multiprocessing
 import os
@@ -28,6 +29,7 @@ from ehforms.jobs import Job, Result, _init_worker, _ready, log_safe, work
 from ehforms.ledger import Ledger
 from ehforms.locks import Claims
 from ehforms.mailroom import Mailroom
+from ehforms.names import ignored
 from ehforms.outcomes import utcnow
 from ehforms.retries import Retry, fault_lines, urgent_first
 from ehforms.routing import FAILURES_ALLOWED
@@ -67,6 +69,8 @@ class Postroom(Claiming):
     def __post_init__(self) -> None:
         self.mailroom = Mailroom(self.root, self.config)
         self.mailroom.check()
+        if self.workers > 1 and self._several_waiting():
+            self.start_workers()  # they start (and import) while this process opens the ledger
         self.ledger = Ledger(
             ledger_of(self.mailroom.state, self.config), timeout=self.ledger_timeout
         )
@@ -97,6 +101,26 @@ class Postroom(Claiming):
                 initargs=(self.root, self.config, self.warm),
             )
         return self._executor
+
+    def start_workers(self) -> None:
+        """Start the pool's processes now, once, rather than at the first job: a worker's
+        start (a new interpreter and its imports) then overlaps this process's own work."""
+        if self._executor is None:
+            for _ in range(self.workers):
+                self.executor().submit(_ready)
+
+    def _several_waiting(self) -> bool:
+        """Whether the inbox and ``processing/`` hold more than one entry between them: a
+        look at the names only, to start the workers early for a batch that needs them."""
+        count = 0
+        for folder in (self.mailroom.inbox, self.mailroom.processing):
+            try:
+                with os.scandir(folder) as entries:
+                    names = (entry.name for entry in entries if not ignored(entry.name))
+                    count += len(list(itertools.islice(names, 2)))
+            except OSError:
+                continue
+        return count > 1
 
     def _drop_executor(self) -> None:
         """After a worker died: the pool is broken, a new one is made when next needed."""
@@ -142,8 +166,7 @@ class Postroom(Claiming):
         jobs = self.recovered(time.monotonic())
         backlog = self.backlog() if paths is None else urgent_first(self._closures, paths)
         if self.workers > 1 and len(jobs) + len(backlog) > 1:
-            for _ in range(self.workers):  # workers start while this process claims
-                self.executor().submit(_ready)
+            self.start_workers()  # they start while this process claims
         for path in backlog:
             if self.stop.is_set():
                 break
