@@ -53,7 +53,7 @@ LAYERS: dict[str, list[str]] = {
         "alerting",
         "practitioners",
     ],
-    "faces": ["cli", "commands", "running", "records", "present", "__main__", "web"],
+    "faces": ["cli", "commands", "running", "keeping", "present", "__main__", "web"],
 }
 RANK = {module: rank for rank, (_, modules) in enumerate(LAYERS.items()) for module in modules}
 NAMES = list(LAYERS)
@@ -115,9 +115,9 @@ def test_the_architecture_page_lists_the_same_layers():
 
 
 def test_the_cli_imports_only_the_core_and_the_registry():
-    """The command line (cli and its modules of commands: running, commands, records) parses,
+    """The command line (cli and its modules of commands: running, commands, keeping) parses,
     calls the core and prints; ``serve`` hands over to the web face."""
-    faces = {"cli", "commands", "running", "records"}
+    faces = {"cli", "commands", "running", "keeping"}
     allowed = {"core", "registry", "errors", "present", "web"} | faces
     for module in sorted(f"{name}.py" for name in faces):
         used = {top(name) for _, name in imports(SRC / module)}

@@ -283,10 +283,10 @@ def list_profiles() -> None:
 
 # The other commands live in modules of their own, which use this module's helpers: the
 # mailroom's runs (ehforms.running), the web service's (ehforms.commands) and what a root
-# keeps (ehforms.records).
+# keeps (ehforms.keeping).
 from ehforms.commands import audit, serve, users  # noqa: E402
-from ehforms.records import case, purge  # noqa: E402
-from ehforms.records import report as report_command  # noqa: E402
+from ehforms.keeping import case, purge  # noqa: E402
+from ehforms.keeping import report as report_command  # noqa: E402
 from ehforms.running import demo, digest, process, status, watch  # noqa: E402
 
 for command in (process, watch, status, demo, digest, users, audit, serve, purge, case):

@@ -5,9 +5,9 @@ A file's life: ``inbox/<name>`` is claimed by an atomic rename into
 ``outbox/<mailbox>/.partial-<folder>/`` and renamed into place, so a folder either is there whole
 or not at all; then the ledger records the outcome and the claim moves to
 ``.ehforms/archive/<submission_id>/``. A crash at any point leaves the file in ``processing/``,
-and :meth:`Mailroom.recover` finishes the job without delivering anything twice. Nothing is
-deleted here but our own half-written ``.partial-`` folders (what is past its retention time
-is deleted by ``ehforms.purging``).
+and the next batch (``ehforms.claiming``) finishes the job without delivering anything
+twice. Nothing is deleted here but our own half-written ``.partial-`` folders (what is past
+its retention time is deleted by ``ehforms.purging``).
 
 The rooms of this package: :mod:`~ehforms.mailroom.layout` (the root's folders, made and
 checked, and a file written whole), :mod:`~ehforms.mailroom.receiving` (the inbox and
