@@ -156,11 +156,11 @@ def burst(
             result.update(
                 c_seconds=bare["seconds"],
                 c_cpu=bare["cpu"],
-                r_seconds=bare["renderer_seconds"],
-                r_cpu=bare["renderer_cpu"],
                 c_documents=bare["documents"],
                 c_rss=peak,
             )
+            if not floor_only:
+                result.update(r_seconds=bare["renderer_seconds"], r_cpu=bare["renderer_cpu"])
     return result
 
 
