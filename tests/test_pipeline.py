@@ -467,3 +467,19 @@ def test_the_workers_start_as_the_batch_opens_when_several_forms_wait(root):
     drop(path, ".rfas-4.json.partial", b"{")  # a copy under way: not counted
     with Postroom(path, config, workers=2, clock=lambda: RECEIVED) as room:
         assert room._executor is None
+
+
+@pytest.mark.sqlite_only("a ledger file that cannot be opened (a folder in its place)")
+def test_workers_started_early_do_not_outlive_a_ledger_that_cannot_be_opened(root):
+    import multiprocessing
+
+    from ehforms.errors import LedgerError
+
+    path, config = root
+    for n in range(2):
+        drop(path, f"rfas-{n}.json", load_example(["rfas", "marf"][n]))
+    (path / ".ehforms" / "ledger.sqlite3").mkdir(parents=True)
+    with pytest.raises(LedgerError):
+        Postroom(path, config, workers=2, clock=lambda: RECEIVED)
+    assert multiprocessing.active_children() == []
+    assert sorted(p.name for p in (path / "inbox").iterdir()) == ["rfas-0.json", "rfas-1.json"]

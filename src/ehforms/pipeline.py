@@ -71,9 +71,15 @@ class Postroom(Claiming):
         self.mailroom.check()
         if self.workers > 1 and self._several_waiting():
             self.start_workers()  # they start (and import) while this process opens the ledger
-        self.ledger = Ledger(
-            ledger_of(self.mailroom.state, self.config), timeout=self.ledger_timeout
-        )
+        try:
+            self.ledger = Ledger(
+                ledger_of(self.mailroom.state, self.config), timeout=self.ledger_timeout
+            )
+        except BaseException:  # no Postroom to close: its workers must not outlive this call
+            if self._executor is not None:
+                self._executor.shutdown(wait=True, cancel_futures=True)
+                self._executor = None
+            raise
         if self.config.alerts is not None:  # urgent outcomes queue alerts (ehforms.alerts)
             self.ledger.alert_to = frozenset(self.config.alerts.to)
         # the claims this process works (several watchers share a root on PostgreSQL)
