@@ -211,9 +211,61 @@ def test_claims_are_taken_and_let_go_many_at_a_time(tmp_path):
             assert two.take_many(["01A", "01B", "01C"]) == {"01A", "01B"}
             two.release_many(["01A"])
             assert one.take("01A") is True and two.take("01A") is False
+            # one's connection is lost, and its locks with it: it must not answer from memory
+            assert one._connection is not None
+            one._connection.invalidate()
+            assert wait_for(lambda: two.take("01C"), timeout=10)
+            assert one.take("01C") is False and one.take_many(["01A", "01C"]) == {"01A"}
+            assert "01C" not in one.held
         finally:
             one.close()
             two.close()
+
+
+@pytest.mark.postgresql
+def test_a_look_in_processing_that_cannot_read_the_ledger_lets_its_claims_go(
+    tmp_path, monkeypatch
+):
+    """The locks were taken for every claim found there at once: a ledger that does not
+    answer then must not leave them all held while this watcher backs off."""
+    from ehforms.errors import LedgerBusy
+
+    config = make_root(tmp_path)
+    first, second = Postroom(tmp_path, config), Postroom(tmp_path, config)
+    try:
+        drop(tmp_path, "rfas.json", load_example("rfas"))
+        claimed = first.claim(tmp_path / "inbox" / "rfas.json")
+        assert claimed is not None
+        first.claims.close()  # as if the first watcher had stopped: the claim waits
+        third = Postroom(tmp_path, config)
+
+        asked: list[list[str]] = []
+
+        def busy(ids):
+            asked.append(list(ids))
+            raise LedgerBusy("The ledger is busy")
+
+        monkeypatch.setattr(third.ledger, "recovering", busy)
+        sid = claimed.claim.submission_id  # its lock is let go as the server ends the session
+        assert wait_for(lambda: _raises(third) and asked[-1] == [sid], timeout=10)
+        assert third.claims.held == set()
+        assert [j.claim.submission_id for j in second.recovered(0.0)] == [
+            claimed.claim.submission_id
+        ]
+        third.close()
+    finally:
+        first.close()
+        second.close()
+
+
+def _raises(room: Postroom) -> bool:
+    from ehforms.errors import LedgerBusy
+
+    try:
+        room.recovered(0.0)
+    except LedgerBusy:
+        return True
+    return False
 
 
 @pytest.mark.postgresql

@@ -139,7 +139,11 @@ class Claiming:
         ]
         mine = self.claims.take_many([claim.submission_id for claim in due])
         due = [claim for claim in due if claim.submission_id in mine]  # the rest: another's
-        known = self.ledger.recovering([claim.submission_id for claim in due])
+        try:
+            known = self.ledger.recovering([claim.submission_id for claim in due])
+        except BaseException:  # (a busy ledger) let them go: another watcher may finish them
+            self.claims.release_many(list(mine))
+            raise
         jobs = []
         for claim in due:
             if not claim.path.parent.is_dir():  # finished by another watcher meanwhile

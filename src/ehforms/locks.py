@@ -83,12 +83,21 @@ class Claims:
             )
         self.held.clear()
 
+    def _forget_if_lost(self) -> None:
+        """A connection seen lost (a failed statement invalidates it) took its locks with it:
+        ``held`` must not answer for them any more. Called under the mutex."""
+        if self._connection is not None and self._connection.invalidated:
+            self._drop()
+
     def take(self, submission_id: str) -> bool:
         """Whether this process may work the claim: True when it holds its lock (now or
         already), False when another process does."""
-        if not self.shared or submission_id in self.held:
+        if not self.shared:
             return True
         with self._mutex, _translated(self.engine):
+            self._forget_if_lost()
+            if submission_id in self.held:
+                return True
             try:
                 taken = bool(
                     self._locks()
@@ -98,8 +107,8 @@ class Claims:
             except sa.exc.DBAPIError:
                 self._drop()
                 raise
-        if taken:
-            self.held.add(submission_id)
+            if taken:
+                self.held.add(submission_id)
         return taken
 
     def take_many(self, submission_ids: list[str]) -> set[str]:
@@ -107,18 +116,19 @@ class Claims:
         those it holds already or takes now (another process holds the rest)."""
         if not self.shared:
             return set(submission_ids)
-        wanted = [sid for sid in dict.fromkeys(submission_ids) if sid not in self.held]
-        taken = set(submission_ids) & self.held
-        if not wanted:
-            return taken
         with self._mutex, _translated(self.engine):
+            self._forget_if_lost()
+            wanted = [sid for sid in dict.fromkeys(submission_ids) if sid not in self.held]
+            taken = set(submission_ids) & self.held
+            if not wanted:
+                return taken
             try:
                 rows = self._locks().execute(_TAKE_MANY, {"space": _int32(CLAIMS), "keys": wanted})
                 now = {str(row[0]) for row in rows}
             except sa.exc.DBAPIError:
                 self._drop()
                 raise
-        self.held |= now
+            self.held |= now
         return taken | now
 
     def release_many(self, submission_ids: list[str]) -> None:

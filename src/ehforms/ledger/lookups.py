@@ -36,6 +36,8 @@ class Lookups:
         """The state and failure count of each of these submissions the ledger knows, in one
         read (a few hundred ids at a time)."""
         found: dict[str, tuple[str, int]] = {}
+        if not submission_ids:
+            return found
         with self.reading() as connection:
             for start in range(0, len(submission_ids), 500):
                 rows = connection.execute(
@@ -152,7 +154,7 @@ class Lookups:
         if folders is None:
             queries = [query]
         else:
-            names = sorted(folders)
+            names = sorted(set(folders))
             queries = [
                 query.where(deliveries.c.folder.in_(names[start : start + 500]))
                 for start in range(0, len(names), 500)
