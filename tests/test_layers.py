@@ -20,6 +20,7 @@ LAYERS: dict[str, list[str]] = {
         "salvage",
         "submission",
         "render",
+        "engine",
         "prefill",
         "mailroom",
         "mailboxes",

@@ -42,6 +42,7 @@ from jinja2.nodes import EvalContext
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
+from ehforms.engine import load_weasyprint
 from ehforms.errors import RenderError
 from ehforms.text import isolate, plain_text
 
@@ -271,10 +272,11 @@ class Renderer:
 
     def warm(self) -> None:
         """Load fonts and the templates' engine now, so the first form does not wait for them."""
+        fonts = self._fonts()  # WeasyPrint is loaded here first (ehforms.engine)
         from weasyprint import HTML
 
         HTML(string="<p>ehforms</p>", url_fetcher=_make_fetcher(self.folders)).render(
-            font_config=self._fonts()
+            font_config=fonts
         )
 
     def find(self, name: str) -> Path:
@@ -290,6 +292,7 @@ class Renderer:
 
     def _fonts(self) -> Any:
         if self._font_config is None:
+            load_weasyprint()
             from weasyprint.text.fonts import FontConfiguration
 
             self._font_config = FontConfiguration()
@@ -299,9 +302,9 @@ class Renderer:
         self, name: str, context: Mapping[str, Any], extra_css: str = "", forms: bool = False
     ) -> tuple[Any, list[str]]:
         """The laid-out PDF, and the URLs its template asked for and was refused."""
+        font_config = self._fonts()
         from weasyprint import CSS, HTML
 
-        font_config = self._fonts()
         fetcher = _make_fetcher(self.folders)
         source = self.find(f"{name}.html")
         html = HTML(
@@ -357,12 +360,8 @@ class Renderer:
             while len(document.pages) > max_pages and shrunk + 1 < len(SHRINK_STEPS):
                 shrunk += 1
                 document = self.pdf_document(name, context, SHRINK_STEPS[shrunk])
-        return Rendered(
-            bytes(document.write_pdf()),
-            self.docx(name, context),
-            len(document.pages),
-            shrunk,
-        )
+        pdf = bytes(document.write_pdf())
+        return Rendered(pdf, self.docx(name, context), len(document.pages), shrunk)
 
 
 def _describe(urls: Sequence[str]) -> str:
@@ -378,8 +377,7 @@ def template_folders(root: Path | None) -> list[Path]:
     folders = []
     if root is not None and (root / "templates").is_dir():
         folders.append(root / "templates")
-    builtin = builtin_templates()
-    folders.append(Path(str(builtin)))
+    folders.append(Path(str(builtin_templates())))
     return folders
 
 
