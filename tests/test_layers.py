@@ -4,7 +4,11 @@ those below it (contract → decisions → documents and storage → application
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 SRC = Path(__file__).parent.parent / "src" / "ehforms"
 
@@ -54,7 +58,7 @@ LAYERS: dict[str, list[str]] = {
         "alerting",
         "practitioners",
     ],
-    "faces": ["cli", "commands", "running", "keeping", "present", "__main__", "web"],
+    "faces": ["cli", "cliparts", "commands", "running", "keeping", "present", "__main__", "web"],
 }
 RANK = {module: rank for rank, (_, modules) in enumerate(LAYERS.items()) for module in modules}
 NAMES = list(LAYERS)
@@ -116,9 +120,9 @@ def test_the_architecture_page_lists_the_same_layers():
 
 
 def test_the_cli_imports_only_the_core_and_the_registry():
-    """The command line (cli and its modules of commands: running, commands, keeping) parses,
-    calls the core and prints; ``serve`` hands over to the web face."""
-    faces = {"cli", "commands", "running", "keeping"}
+    """The command line (cli, what its command modules share, and those modules: running,
+    commands, keeping) parses, calls the core and prints; ``serve`` hands over to the web."""
+    faces = {"cli", "cliparts", "commands", "running", "keeping"}
     allowed = {"core", "registry", "errors", "present", "web"} | faces
     for module in sorted(f"{name}.py" for name in faces):
         used = {top(name) for _, name in imports(SRC / module)}
@@ -137,3 +141,12 @@ def test_no_module_is_over_400_lines():
         if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MOST_LINES
     }
     assert long == {}
+
+
+@pytest.mark.parametrize("module", ["cli", "cliparts", "commands", "running", "keeping"])
+def test_each_command_module_imports_first_on_its_own(module):
+    """No import cycle among the command line's modules, whichever a caller imports first."""
+    done = subprocess.run(
+        [sys.executable, "-c", f"import ehforms.{module}"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

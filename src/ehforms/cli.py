@@ -6,29 +6,23 @@ Heavy libraries (marshmallow schemas, WeasyPrint, watchdog) are imported inside 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
+from ehforms.cliparts import (
+    EXIT_INVALID,
+    EXIT_TOOL,
+    ToolError,
+    open_root,
+    parse_time,
+    root_option,
+)
 from ehforms.present import bundle_lines, message_for, validation_lines
 from ehforms.registry import NAMES as FORM_TYPES
-
-if TYPE_CHECKING:
-    from ehforms.core import Root
-
-EXIT_INVALID = 1
-EXIT_TOOL = 2
-
-
-class ToolError(click.ClickException):
-    """The tool itself could not work: exit status 2, as the contract says."""
-
-    exit_code = EXIT_TOOL
 
 
 class Ehforms(click.Group):
@@ -42,41 +36,6 @@ class Ehforms(click.Group):
             raise
         except Exception as error:
             raise ToolError(message_for(error)) from error
-
-
-def root_option(function: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--root",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=Path(),
-        show_default="the current folder",
-        help="The working root: ehforms.toml, inbox/, outbox/, rejected/, templates/.",
-    )(function)
-
-
-def open_root(root: Path) -> Root:
-    from ehforms.core import Root
-
-    return Root.open(root)
-
-
-def parse_time(value: str | None) -> dt.datetime:
-    if value is None:
-        return dt.datetime.now(dt.UTC).replace(microsecond=0)
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter("use a date and time like 2026-11-24T09:00:00+00:00") from None
-    if parsed.tzinfo is None:
-        raise click.BadParameter("include a time zone, like 2026-11-24T09:00:00Z")
-    return parsed
-
-
-def fail(message: str) -> None:
-    """A command's answer that something is not so (no such account, nothing held): one line
-    on standard error, and exit status 1."""
-    click.echo(message, err=True)
-    sys.exit(EXIT_INVALID)
 
 
 @click.group(cls=Ehforms, context_settings={"help_option_names": ["-h", "--help"]})
@@ -281,9 +240,9 @@ def list_profiles() -> None:
         click.echo(f"{name}: {summary}")
 
 
-# The other commands live in modules of their own, which use this module's helpers: the
-# mailroom's runs (ehforms.running), the web service's (ehforms.commands) and what a root
-# keeps (ehforms.keeping).
+# The other commands live in modules of their own, which share ehforms.cliparts with this
+# one: the mailroom's runs (ehforms.running), the web service's (ehforms.commands) and what
+# a root keeps (ehforms.keeping).
 from ehforms.commands import audit, serve, users  # noqa: E402
 from ehforms.keeping import case, purge  # noqa: E402
 from ehforms.keeping import report as report_command  # noqa: E402

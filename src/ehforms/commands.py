@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ehforms.cli import ToolError, fail, open_root, root_option
+from ehforms.cliparts import ToolError, fail, open_root, root_option
 from ehforms.errors import AccountExists, EhformsError, UnknownAccount
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from ehforms.cli import ToolError, fail, open_root, parse_time, root_option
+from ehforms.cliparts import ToolError, fail, open_root, parse_time, root_option
 from ehforms.errors import NotFound
 
 

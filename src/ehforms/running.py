@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ehforms.cli import EXIT_INVALID, fail, open_root, parse_time, root_option
+from ehforms.cliparts import EXIT_INVALID, fail, open_root, parse_time, root_option
 from ehforms.errors import NotFound
 from ehforms.present import describe, status_text
 
