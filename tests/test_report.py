@@ -11,6 +11,7 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -460,3 +461,25 @@ def test_the_ledger_does_the_counting(root):
     queries = [s for s in statements if s.strip().upper() != "BEGIN"]
     assert len(queries) == 3, queries
     assert sum("GROUP BY" in s for s in queries) == 2
+
+
+def test_after_a_chart_a_missing_module_is_an_import_error_not_a_warning():
+    """pygal's legacy finder made every later failed import warn (ImportWarning): under
+    ``-W error`` an optional import inside WeasyPrint then stopped the report's PDF, in
+    whichever order the tests ran. Checked in a new interpreter, as a council's server runs."""
+    code = (
+        "from ehforms.report_render import svg_chart\n"
+        "svg_chart('bars', 'Forms', ['North'], [('Forms', [3])])\n"
+        "try:\n"
+        "    import ehforms_no_such_module\n"
+        "except ImportError:\n"
+        "    print('ImportError')\n"
+        "from ehforms.render import renderer_for\n"
+        "renderer_for(None).warm()\n"
+        "print('rendered')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["ImportError", "rendered"]

@@ -70,7 +70,30 @@ class Chart:
     wide: bool = False  # a wide table: the chart takes a third of the width, not half
 
 
+def _load_pygal() -> Any:
+    """pygal, its map plugins' finder given ``find_spec``. pygal appends to ``sys.meta_path`` a
+    finder with only the legacy ``find_module`` (Kozea/pygal#532, still open), and Python then
+    warns (ImportWarning) at every later import that no other finder knows, even an optional
+    one tried inside WeasyPrint; under ``-W error`` that warning stops the import. With
+    ``find_spec`` the finder still finds what it found, and nothing warns."""
+    import importlib.util
+    import sys
+
+    import pygal
+
+    for finder in sys.meta_path:
+        if type(finder).__name__ == "PluginImportFixer" and not hasattr(finder, "find_spec"):
+
+            def find_spec(name: str, path: Any = None, target: Any = None, of: Any = finder) -> Any:
+                found = of.find_module(name, path)
+                return None if found is None else importlib.util.spec_from_loader(name, found)
+
+            finder.find_spec = find_spec  # type: ignore[method-assign]  # the adapter, above
+    return pygal
+
+
 def _style() -> Any:
+    _load_pygal()
     from pygal.style import Style
 
     return Style(
@@ -104,7 +127,7 @@ def svg_chart(
 ) -> Markup:
     """One pygal chart as inline SVG: ``kind`` is ``stacked`` (a bar a week, stacked by
     series) or ``bars`` (horizontal bars side by side, a group a label)."""
-    import pygal
+    pygal = _load_pygal()
     from pygal.etree import etree
 
     make = pygal.StackedBar if kind == "stacked" else pygal.HorizontalBar
