@@ -26,16 +26,21 @@ original = ctypes.util.find_library
 """
 
 REPORT = """
+import sys
 import weasyprint
 import weasyprint.text.ffi as ffi
 pdf = weasyprint.HTML(string="<p>Synthetic letter</p>").write_pdf()
 print(json.dumps({
     "started": started,
-    "restored": ctypes.util.find_library is original,
+    "restored": ctypes.util.find_library is original and sys.stdout is sys.__stdout__,
     "pango": ffi.pango is not None,
+    "subset": ffi.harfbuzz_subset is not None,
+    "whole": weasyprint.text.fonts.FontConfiguration.__name__,  # the package's attributes too
     "pdf": pdf[:5].decode(),
 }))
 """
+
+WHOLE = {"pango": True, "subset": True, "whole": "FontConfiguration", "pdf": "%PDF-"}
 
 
 def run(code: str) -> tuple[dict, str]:
@@ -52,14 +57,14 @@ def test_loading_weasyprint_starts_no_process_and_puts_find_library_back():
         + "from ehforms.engine import load_weasyprint\nload_weasyprint()\nload_weasyprint()\n"
         + REPORT
     )
-    assert found == {"started": [], "restored": True, "pango": True, "pdf": "%PDF-"}
+    assert found == {"started": [], "restored": True, **WHOLE}
     assert printed == ""
 
 
 def test_weasyprint_as_imported_plainly_starts_compilers_here():
     """What the engine saves: the ordinary import searches with ldconfig (and gcc and ld)."""
     found, _ = run(WATCH_PROCESSES + "import weasyprint\n" + REPORT)
-    assert found["pango"] is True
+    assert {key: found[key] for key in WHOLE} == WHOLE
     assert any("ldconfig" in command for command in found["started"])
 
 
@@ -81,6 +86,51 @@ load_weasyprint()
 """
         + REPORT
     )
-    assert found["pango"] is True and found["restored"] is True and found["pdf"] == "%PDF-"
+    assert found["restored"] is True and {key: found[key] for key in WHOLE} == WHOLE
     assert any("ldconfig" in command for command in found["started"])  # the ordinary way
     assert printed == ""  # WeasyPrint's help from the first try is not printed
+
+
+def test_a_subsetter_known_by_another_file_name_is_found_the_ordinary_way():
+    """HarfBuzz's subsetter is optional to WeasyPrint (it loads without): were it missed by
+    its file name, the ordinary search is tried rather than doing without it."""
+    found, printed = run(
+        WATCH_PROCESSES
+        + """
+import cffi
+real_dlopen = cffi.FFI.dlopen
+def dlopen(self, name, *a, **k):
+    if name == "libharfbuzz-subset.so.0":
+        raise OSError("no file by that name on this system")
+    return real_dlopen(self, name, *a, **k)
+cffi.FFI.dlopen = dlopen
+from ehforms.engine import load_weasyprint
+load_weasyprint()
+"""
+        + REPORT
+    )
+    assert found["restored"] is True and {key: found[key] for key in WHOLE} == WHOLE
+    assert printed == ""
+
+
+def test_other_threads_keep_the_library_search_and_their_output_while_it_loads():
+    """A web server's other threads: while one loads WeasyPrint, the others' find_library
+    still searches and what they print is printed."""
+    found, printed = run(
+        WATCH_PROCESSES
+        + """
+import threading
+from ehforms.engine import load_weasyprint
+loading = threading.Thread(target=load_weasyprint)
+answers = []
+loading.start()
+while loading.is_alive():
+    answers.append(ctypes.util.find_library("c"))
+    print("request served")
+loading.join()
+assert answers and all(answers), answers
+"""
+        + REPORT
+    )
+    assert {key: found[key] for key in WHOLE} == WHOLE
+    assert printed and set(printed.splitlines()) == {"request served"}

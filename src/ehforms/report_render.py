@@ -75,7 +75,8 @@ def _load_pygal() -> Any:
     finder with only the legacy ``find_module`` (Kozea/pygal#532, still open), and Python then
     warns (ImportWarning) at every later import that no other finder knows, even an optional
     one tried inside WeasyPrint; under ``-W error`` that warning stops the import. With
-    ``find_spec`` the finder still finds what it found, and nothing warns."""
+    ``find_spec`` the finder still finds what it found, and no other import warns (a map
+    plugin, which ehforms never imports, still loads the legacy way)."""
     import importlib.util
     import sys
 
